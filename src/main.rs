@@ -1,0 +1,39 @@
+//! The `ondc-gateway` binary: parses the command line and hands over to the library.
+
+use clap::{Parser, Subcommand};
+use ondc_gateway::cli;
+use std::process::ExitCode;
+
+/// ONDC/Beckn buyer-side cancellation gateway.
+#[derive(Debug, Parser)]
+#[command(name = "ondc-gateway", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print a new Ed25519 signing key pair as JSON.
+    Keygen,
+    /// Print the Beckn Authorization header for the body on standard input.
+    Sign(cli::SignArgs),
+    /// Check a Beckn signature header against the body on standard input (exit 0 valid, 1 invalid, 2 usage).
+    Verify(cli::VerifyArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            // clap uses 2 for usage errors and 0 for --help/--version; keep both.
+            return ExitCode::from(if e.use_stderr() { cli::EXIT_USAGE } else { 0 });
+        }
+    };
+    match cli.command {
+        Command::Keygen => cli::keygen(),
+        Command::Sign(args) => cli::sign(args),
+        Command::Verify(args) => cli::verify(args),
+    }
+}
