@@ -33,12 +33,15 @@ pub struct FixedClock {
 impl FixedClock {
     /// A clock reading `unix_seconds`.
     pub fn at(unix_seconds: i64) -> Self {
-        Self { millis: AtomicI64::new(unix_seconds.saturating_mul(1000)) }
+        Self {
+            millis: AtomicI64::new(unix_seconds.saturating_mul(1000)),
+        }
     }
 
     /// Moves the clock by `seconds` (negative moves it back).
     pub fn advance(&self, seconds: i64) {
-        self.millis.fetch_add(seconds.saturating_mul(1000), Ordering::SeqCst);
+        self.millis
+            .fetch_add(seconds.saturating_mul(1000), Ordering::SeqCst);
     }
 }
 

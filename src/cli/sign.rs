@@ -47,13 +47,21 @@ pub fn sign(args: SignArgs) -> ExitCode {
     let created = args.created.unwrap_or_else(|| SystemClock.unix_seconds());
     let expires = args.expires.unwrap_or(created.saturating_add(args.ttl));
     if created < 0 || expires <= created {
-        return usage_error(format!("the window must satisfy 0 <= created < expires (created {created}, expires {expires})"));
+        return usage_error(format!(
+            "the window must satisfy 0 <= created < expires (created {created}, expires {expires})"
+        ));
     }
     let body = match read_stdin() {
         Ok(body) => body,
         Err(e) => return usage_error(e),
     };
-    let signer = Signer::new(key, KeyId { subscriber_id, unique_key_id });
+    let signer = Signer::new(
+        key,
+        KeyId {
+            subscriber_id,
+            unique_key_id,
+        },
+    );
     println!("{}", signer.sign(&body, created, expires));
     ExitCode::SUCCESS
 }

@@ -46,13 +46,26 @@ pub fn verify(args: VerifyArgs) -> ExitCode {
     };
     let (now, policy) = if args.ignore_time {
         // Put "now" inside the window so only the signature is judged.
-        (header.created.max(0), ValidityPolicy { max_clock_skew_secs: 0 })
+        (
+            header.created.max(0),
+            ValidityPolicy {
+                max_clock_skew_secs: 0,
+            },
+        )
     } else {
-        (args.now.unwrap_or_else(|| SystemClock.unix_seconds()), ValidityPolicy { max_clock_skew_secs: args.skew })
+        (
+            args.now.unwrap_or_else(|| SystemClock.unix_seconds()),
+            ValidityPolicy {
+                max_clock_skew_secs: args.skew,
+            },
+        )
     };
     match verify_header(&header, &body, &key, now, &policy) {
         Ok(()) => {
-            println!("valid: signed by {} for [{}, {}]", header.key_id, header.created, header.expires);
+            println!(
+                "valid: signed by {} for [{}, {}]",
+                header.key_id, header.created, header.expires
+            );
             ExitCode::SUCCESS
         }
         Err(e) => invalid(e),
@@ -66,7 +79,11 @@ fn invalid(reason: impl std::fmt::Display) -> ExitCode {
 
 fn strip_header_name(value: &str) -> &str {
     let trimmed = value.trim_start();
-    for name in ["authorization:", "x-gateway-authorization:", "proxy-authorization:"] {
+    for name in [
+        "authorization:",
+        "x-gateway-authorization:",
+        "proxy-authorization:",
+    ] {
         if trimmed.len() >= name.len() && trimmed[..name.len()].eq_ignore_ascii_case(name) {
             return &trimmed[name.len()..];
         }

@@ -131,8 +131,14 @@ mod tests {
     fn subscriber_ids_are_registered_names() {
         assert!(SubscriberId::parse("buyer-app.ondc.org").is_ok());
         assert_eq!(SubscriberId::parse(""), Err(IdError::Empty));
-        assert_eq!(SubscriberId::parse("https://x.org"), Err(IdError::Forbidden(':')));
-        assert_eq!(SubscriberId::parse("x.org/api"), Err(IdError::Forbidden('/')));
+        assert_eq!(
+            SubscriberId::parse("https://x.org"),
+            Err(IdError::Forbidden(':'))
+        );
+        assert_eq!(
+            SubscriberId::parse("x.org/api"),
+            Err(IdError::Forbidden('/'))
+        );
         assert_eq!(SubscriberId::parse("a|b"), Err(IdError::Forbidden('|')));
         assert!(SubscriberId::parse("your subscriber_id").is_ok());
         assert_eq!(SubscriberId::parse(" a"), Err(IdError::EdgeWhitespace));

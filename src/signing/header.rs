@@ -57,7 +57,10 @@ impl HeaderRole {
 
     /// The challenge value: `Signature realm="<receiver>",headers="(created) (expires) digest"`.
     pub fn challenge(realm: &SubscriberId) -> String {
-        format!("Signature realm=\"{realm}\",headers=\"{}\"", COVERED.join(" "))
+        format!(
+            "Signature realm=\"{realm}\",headers=\"{}\"",
+            COVERED.join(" ")
+        )
     }
 }
 
@@ -153,28 +156,38 @@ impl FromStr for KeyId {
 
     fn from_str(s: &str) -> Result<Self, HeaderError> {
         let mut parts = s.split('|');
-        let (Some(sub), Some(ukid), Some(alg), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+        let (Some(sub), Some(ukid), Some(alg), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
         else {
             return Err(HeaderError::KeyIdShape(excerpt(s)));
         };
         if !alg.eq_ignore_ascii_case(ALGORITHM) {
             return Err(HeaderError::KeyIdAlgorithm(excerpt(alg)));
         }
-        let subscriber_id = SubscriberId::parse(sub).map_err(|reason| HeaderError::SubscriberId {
-            value: excerpt(sub),
-            reason,
-        })?;
-        let unique_key_id = UniqueKeyId::parse(ukid).map_err(|reason| HeaderError::UniqueKeyId {
-            value: excerpt(ukid),
-            reason,
-        })?;
-        Ok(Self { subscriber_id, unique_key_id })
+        let subscriber_id =
+            SubscriberId::parse(sub).map_err(|reason| HeaderError::SubscriberId {
+                value: excerpt(sub),
+                reason,
+            })?;
+        let unique_key_id =
+            UniqueKeyId::parse(ukid).map_err(|reason| HeaderError::UniqueKeyId {
+                value: excerpt(ukid),
+                reason,
+            })?;
+        Ok(Self {
+            subscriber_id,
+            unique_key_id,
+        })
     }
 }
 
 impl fmt::Display for KeyId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}|{}|{ALGORITHM}", self.subscriber_id, self.unique_key_id)
+        write!(
+            f,
+            "{}|{}|{ALGORITHM}",
+            self.subscriber_id, self.unique_key_id
+        )
     }
 }
 
@@ -218,7 +231,14 @@ impl fmt::Display for SignatureHeader {
 }
 
 /// The six parameters we read, in canonical order.
-const PARAMS: [&str; 6] = ["keyId", "algorithm", "created", "expires", "headers", "signature"];
+const PARAMS: [&str; 6] = [
+    "keyId",
+    "algorithm",
+    "created",
+    "expires",
+    "headers",
+    "signature",
+];
 
 impl FromStr for SignatureHeader {
     type Err = HeaderError;
@@ -233,9 +253,14 @@ impl FromStr for SignatureHeader {
         }
         // The ONDC Python reference CLI prints `"Signature …""`: one quote before, one extra after.
         if let Some(inner) = text.strip_prefix('"') {
-            text = inner.strip_suffix('"').filter(|t| t.ends_with('"')).unwrap_or(inner);
+            text = inner
+                .strip_suffix('"')
+                .filter(|t| t.ends_with('"'))
+                .unwrap_or(inner);
         }
-        let (scheme, params) = text.split_once(|c: char| c.is_ascii_whitespace()).ok_or(HeaderError::Scheme)?;
+        let (scheme, params) = text
+            .split_once(|c: char| c.is_ascii_whitespace())
+            .ok_or(HeaderError::Scheme)?;
         if !scheme.eq_ignore_ascii_case("Signature") {
             return Err(HeaderError::Scheme);
         }
@@ -243,10 +268,10 @@ impl FromStr for SignatureHeader {
         let mut values: [Option<String>; 6] = Default::default();
         for pair in Params::new(params) {
             let (name, value) = pair?;
-            if let Some(i) = PARAMS.iter().position(|p| *p == name) {
-                if values[i].replace(value).is_some() {
-                    return Err(HeaderError::Duplicate(PARAMS[i]));
-                }
+            if let Some(i) = PARAMS.iter().position(|p| *p == name)
+                && values[i].replace(value).is_some()
+            {
+                return Err(HeaderError::Duplicate(PARAMS[i]));
             }
         }
         let [key_id, algorithm, created, expires, headers, signature] = values;
@@ -282,8 +307,13 @@ fn unix_seconds(text: &str, name: &'static str) -> Result<i64, HeaderError> {
 }
 
 fn decode_signature(text: &str) -> Result<Signature, HeaderError> {
-    let bytes = STANDARD.decode(text).map_err(|_| HeaderError::SignatureEncoding)?;
-    let raw: [u8; 64] = bytes.as_slice().try_into().map_err(|_| HeaderError::SignatureEncoding)?;
+    let bytes = STANDARD
+        .decode(text)
+        .map_err(|_| HeaderError::SignatureEncoding)?;
+    let raw: [u8; 64] = bytes
+        .as_slice()
+        .try_into()
+        .map_err(|_| HeaderError::SignatureEncoding)?;
     Ok(Signature::from_bytes(&raw))
 }
 
@@ -304,7 +334,11 @@ struct Params<'a> {
 
 impl<'a> Params<'a> {
     fn new(text: &'a str) -> Self {
-        Self { text, pos: 0, failed: false }
+        Self {
+            text,
+            pos: 0,
+            failed: false,
+        }
     }
 
     fn skip_spaces(&mut self) {
@@ -323,7 +357,7 @@ impl<'a> Params<'a> {
 
     fn next_pair(&mut self) -> Result<(&'a str, String), HeaderError> {
         let rest = &self.text[self.pos..];
-        let name_len = rest.find(|c: char| c == '=' || c == ',' || c == ' ' || c == '\t').unwrap_or(rest.len());
+        let name_len = rest.find(['=', ',', ' ', '\t']).unwrap_or(rest.len());
         if name_len == 0 {
             return Err(self.fail("a parameter name"));
         }
@@ -423,27 +457,87 @@ mod tests {
         let cases: Vec<(String, HeaderError)> = vec![
             (String::new(), HeaderError::Empty),
             (format!("Bearer {CANONICAL}"), HeaderError::Scheme),
-            (CANONICAL.replace(",algorithm=\"ed25519\"", ""), HeaderError::Missing("algorithm")),
-            (CANONICAL.replace(",signature=", ",created=\"1\",signature="), HeaderError::Duplicate("created")),
-            (CANONICAL.replace("algorithm=\"ed25519\"", "algorithm=\"rsa-sha256\""), HeaderError::Algorithm("rsa-sha256".into())),
-            (CANONICAL.replace("|ed25519\"", "|rsa\""), HeaderError::KeyIdAlgorithm("rsa".into())),
-            (CANONICAL.replace("ac|ed25519", "ac|x|ed25519"), HeaderError::KeyIdShape("example-bap.com|ae3ea24b-cfec-495e-81f8-044aaef1…".into())),
-            (CANONICAL.replace("example-bap.com|ae3ea24b-cfec-495e-81f8-044aaef164ac|", "k|"), HeaderError::KeyIdShape("k|ed25519".into())),
-            (CANONICAL.replace("example-bap.com|", "https://example-bap.com|"), HeaderError::SubscriberId { value: "https://example-bap.com".into(), reason: IdError::Forbidden(':') }),
-            (CANONICAL.replace("example-bap.com|", "example-bap.com/api|"), HeaderError::SubscriberId { value: "example-bap.com/api".into(), reason: IdError::Forbidden('/') }),
-            (CANONICAL.replace("\"1641287875\"", "\"-1641287875\""), HeaderError::Timestamp("created")),
-            (CANONICAL.replace("\"1641291475\"", "\"1641291475000.5\""), HeaderError::Timestamp("expires")),
-            (CANONICAL.replace("(created) (expires) digest", "(created)(expires)digest"), HeaderError::CoveredHeaders("(created)(expires)digest".into())),
-            (CANONICAL.replace("moAQ==", "moAQ"), HeaderError::SignatureEncoding),
-            (CANONICAL.replace("F/Y", "F_Y"), HeaderError::SignatureEncoding),
-            (CANONICAL.replace("\"cjbh", "\"AAAAcjbh"), HeaderError::SignatureEncoding),
+            (
+                CANONICAL.replace(",algorithm=\"ed25519\"", ""),
+                HeaderError::Missing("algorithm"),
+            ),
+            (
+                CANONICAL.replace(",signature=", ",created=\"1\",signature="),
+                HeaderError::Duplicate("created"),
+            ),
+            (
+                CANONICAL.replace("algorithm=\"ed25519\"", "algorithm=\"rsa-sha256\""),
+                HeaderError::Algorithm("rsa-sha256".into()),
+            ),
+            (
+                CANONICAL.replace("|ed25519\"", "|rsa\""),
+                HeaderError::KeyIdAlgorithm("rsa".into()),
+            ),
+            (
+                CANONICAL.replace("ac|ed25519", "ac|x|ed25519"),
+                HeaderError::KeyIdShape("example-bap.com|ae3ea24b-cfec-495e-81f8-044aaef1…".into()),
+            ),
+            (
+                CANONICAL.replace(
+                    "example-bap.com|ae3ea24b-cfec-495e-81f8-044aaef164ac|",
+                    "k|",
+                ),
+                HeaderError::KeyIdShape("k|ed25519".into()),
+            ),
+            (
+                CANONICAL.replace("example-bap.com|", "https://example-bap.com|"),
+                HeaderError::SubscriberId {
+                    value: "https://example-bap.com".into(),
+                    reason: IdError::Forbidden(':'),
+                },
+            ),
+            (
+                CANONICAL.replace("example-bap.com|", "example-bap.com/api|"),
+                HeaderError::SubscriberId {
+                    value: "example-bap.com/api".into(),
+                    reason: IdError::Forbidden('/'),
+                },
+            ),
+            (
+                CANONICAL.replace("\"1641287875\"", "\"-1641287875\""),
+                HeaderError::Timestamp("created"),
+            ),
+            (
+                CANONICAL.replace("\"1641291475\"", "\"1641291475000.5\""),
+                HeaderError::Timestamp("expires"),
+            ),
+            (
+                CANONICAL.replace("(created) (expires) digest", "(created)(expires)digest"),
+                HeaderError::CoveredHeaders("(created)(expires)digest".into()),
+            ),
+            (
+                CANONICAL.replace("moAQ==", "moAQ"),
+                HeaderError::SignatureEncoding,
+            ),
+            (
+                CANONICAL.replace("F/Y", "F_Y"),
+                HeaderError::SignatureEncoding,
+            ),
+            (
+                CANONICAL.replace("\"cjbh", "\"AAAAcjbh"),
+                HeaderError::SignatureEncoding,
+            ),
         ];
         for (input, expected) in cases {
             assert_eq!(parse(&input), Err(expected), "input: {input}");
         }
-        assert!(matches!(parse("Signature keyId=\"a"), Err(HeaderError::Syntax { .. })));
-        assert!(matches!(parse("Signature keyId"), Err(HeaderError::Syntax { .. })));
-        assert!(matches!(parse("Signature a=b c=d"), Err(HeaderError::Syntax { .. })));
+        assert!(matches!(
+            parse("Signature keyId=\"a"),
+            Err(HeaderError::Syntax { .. })
+        ));
+        assert!(matches!(
+            parse("Signature keyId"),
+            Err(HeaderError::Syntax { .. })
+        ));
+        assert!(matches!(
+            parse("Signature a=b c=d"),
+            Err(HeaderError::Syntax { .. })
+        ));
         assert_eq!(parse(&"x".repeat(5000)), Err(HeaderError::TooLong));
     }
 

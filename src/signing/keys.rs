@@ -18,7 +18,9 @@ pub enum KeyError {
     #[error("key is not standard base64 (RFC 4648, alphabet +/, with padding)")]
     Base64,
     /// A private key that is neither 32 nor 64 bytes long once decoded.
-    #[error("private key decodes to {0} bytes; expected 32 (seed) or 64 (seed followed by public key)")]
+    #[error(
+        "private key decodes to {0} bytes; expected 32 (seed) or 64 (seed followed by public key)"
+    )]
     PrivateLength(usize),
     /// A 64-byte private key whose second half is not the public key of its first half.
     #[error("64-byte private key: the last 32 bytes are not the public key of the first 32")]
@@ -47,7 +49,8 @@ impl PrivateKey {
     /// Parses base64 of the 32-byte seed or of the 64-byte `seed ‖ public` form. Surrounding
     /// whitespace (a newline from a key file) is ignored.
     pub fn from_base64(text: &str) -> Result<Self, KeyError> {
-        let bytes = zeroize::Zeroizing::new(STANDARD.decode(text.trim()).map_err(|_| KeyError::Base64)?);
+        let bytes =
+            zeroize::Zeroizing::new(STANDARD.decode(text.trim()).map_err(|_| KeyError::Base64)?);
         match bytes.len() {
             32 => {
                 let mut seed = zeroize::Zeroizing::new([0u8; 32]);
@@ -88,7 +91,11 @@ impl PrivateKey {
 
 impl fmt::Debug for PrivateKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "PrivateKey(<redacted>, public {})", self.public_key().to_base64())
+        write!(
+            f,
+            "PrivateKey(<redacted>, public {})",
+            self.public_key().to_base64()
+        )
     }
 }
 
@@ -137,7 +144,8 @@ mod tests {
     use super::*;
 
     // The ONDC Python reference README's published pair (64-byte form).
-    const PY_PRIV: &str = "G0Pme72u8Y1MwxHqvY4iBW+7VPtJ7dsX7SGs6zZ5yvVIzdRAyHR6YkwHG2ufOE+12lsbJRwBF4Hqd7dUEOZZkg==";
+    const PY_PRIV: &str =
+        "G0Pme72u8Y1MwxHqvY4iBW+7VPtJ7dsX7SGs6zZ5yvVIzdRAyHR6YkwHG2ufOE+12lsbJRwBF4Hqd7dUEOZZkg==";
     const PY_PUB: &str = "SM3UQMh0emJMBxtrnzhPtdpbGyUcAReB6ne3VBDmWZI=";
 
     #[test]
@@ -163,16 +171,28 @@ mod tests {
     #[test]
     fn malformed_keys_are_refused_with_the_reason() {
         assert_eq!(PrivateKey::from_base64("!!").unwrap_err(), KeyError::Base64);
-        assert_eq!(PrivateKey::from_base64(&STANDARD.encode([1u8; 31])).unwrap_err(), KeyError::PrivateLength(31));
-        assert_eq!(PublicKey::from_base64(&STANDARD.encode([1u8; 33])).unwrap_err(), KeyError::PublicLength(33));
+        assert_eq!(
+            PrivateKey::from_base64(&STANDARD.encode([1u8; 31])).unwrap_err(),
+            KeyError::PrivateLength(31)
+        );
+        assert_eq!(
+            PublicKey::from_base64(&STANDARD.encode([1u8; 33])).unwrap_err(),
+            KeyError::PublicLength(33)
+        );
         // The identity point is of small order.
         let mut identity = [0u8; 32];
         identity[0] = 1;
-        assert_eq!(PublicKey::from_base64(&STANDARD.encode(identity)).unwrap_err(), KeyError::WeakKey);
+        assert_eq!(
+            PublicKey::from_base64(&STANDARD.encode(identity)).unwrap_err(),
+            KeyError::WeakKey
+        );
         // URL-safe alphabet is not what ONDC uses.
         let urlsafe = PY_PUB.replace('/', "_").replace('+', "-");
         if urlsafe != PY_PUB {
-            assert_eq!(PublicKey::from_base64(&urlsafe).unwrap_err(), KeyError::Base64);
+            assert_eq!(
+                PublicKey::from_base64(&urlsafe).unwrap_err(),
+                KeyError::Base64
+            );
         }
     }
 

@@ -16,7 +16,9 @@ pub struct ValidityPolicy {
 impl Default for ValidityPolicy {
     /// Five seconds, as beckn-onix allows; ONDC's Python reference allows none.
     fn default() -> Self {
-        Self { max_clock_skew_secs: 5 }
+        Self {
+            max_clock_skew_secs: 5,
+        }
     }
 }
 
@@ -80,7 +82,11 @@ pub fn verify(
         return Err(VerifyError::EmptyWindow { created, expires });
     }
     if created > now.saturating_add(policy.max_clock_skew_secs) {
-        return Err(VerifyError::NotYetValid { created, now, skew: policy.max_clock_skew_secs });
+        return Err(VerifyError::NotYetValid {
+            created,
+            now,
+            skew: policy.max_clock_skew_secs,
+        });
     }
     if now > expires {
         return Err(VerifyError::Expired { expires, now });
@@ -131,7 +137,10 @@ impl Signer {
 
 impl fmt::Debug for Signer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Signer").field("key_id", &self.key_id).field("key", &self.key).finish()
+        f.debug_struct("Signer")
+            .field("key_id", &self.key_id)
+            .field("key", &self.key)
+            .finish()
     }
 }
 
@@ -140,7 +149,10 @@ mod tests {
     use super::*;
 
     fn signer() -> Signer {
-        Signer::new(PrivateKey::generate(), "bap.example.com|k1|ed25519".parse().unwrap())
+        Signer::new(
+            PrivateKey::generate(),
+            "bap.example.com|k1|ed25519".parse().unwrap(),
+        )
     }
 
     #[test]
@@ -153,8 +165,21 @@ mod tests {
         assert_eq!(verify(&h, body, &key, 1000, &p), Ok(()));
         assert_eq!(verify(&h, body, &key, 1300, &p), Ok(()));
         assert_eq!(verify(&h, body, &key, 995, &p), Ok(()), "within the skew");
-        assert_eq!(verify(&h, body, &key, 994, &p), Err(VerifyError::NotYetValid { created: 1000, now: 994, skew: 5 }));
-        assert_eq!(verify(&h, body, &key, 1301, &p), Err(VerifyError::Expired { expires: 1300, now: 1301 }));
+        assert_eq!(
+            verify(&h, body, &key, 994, &p),
+            Err(VerifyError::NotYetValid {
+                created: 1000,
+                now: 994,
+                skew: 5
+            })
+        );
+        assert_eq!(
+            verify(&h, body, &key, 1301, &p),
+            Err(VerifyError::Expired {
+                expires: 1300,
+                now: 1301
+            })
+        );
     }
 
     #[test]
@@ -164,11 +189,29 @@ mod tests {
         let h = s.sign(body, 1000, 1300);
         let p = ValidityPolicy::default();
         let key = s.public_key();
-        assert_eq!(verify(&h, br#"{"a":1} "#, &key, 1000, &p), Err(VerifyError::Mismatch));
-        assert_eq!(verify(&h, body, &signer().public_key(), 1000, &p), Err(VerifyError::Mismatch));
-        let moved = SignatureHeader { expires: 1299, ..h.clone() };
-        assert_eq!(verify(&moved, body, &key, 1000, &p), Err(VerifyError::Mismatch));
+        assert_eq!(
+            verify(&h, br#"{"a":1} "#, &key, 1000, &p),
+            Err(VerifyError::Mismatch)
+        );
+        assert_eq!(
+            verify(&h, body, &signer().public_key(), 1000, &p),
+            Err(VerifyError::Mismatch)
+        );
+        let moved = SignatureHeader {
+            expires: 1299,
+            ..h.clone()
+        };
+        assert_eq!(
+            verify(&moved, body, &key, 1000, &p),
+            Err(VerifyError::Mismatch)
+        );
         let empty = SignatureHeader { expires: 1000, ..h };
-        assert_eq!(verify(&empty, body, &key, 1000, &p), Err(VerifyError::EmptyWindow { created: 1000, expires: 1000 }));
+        assert_eq!(
+            verify(&empty, body, &key, 1000, &p),
+            Err(VerifyError::EmptyWindow {
+                created: 1000,
+                expires: 1000
+            })
+        );
     }
 }

@@ -1,0 +1,8 @@
+//! The integration test binary: everything here runs the real `ondc-gateway` binary or the real
+//! server, and ONDC's official Node SDK where interop is the point.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod cli;
+mod sdk_interop;
+mod signing_vectors;
+mod support;
