@@ -88,6 +88,41 @@ impl UniqueKeyId {
     }
 }
 
+/// `context.transaction_id`: one order's conversation, from `/select` on.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TransactionId(String);
+
+/// `context.message_id`: one request and its callback.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MessageId(String);
+
+macro_rules! opaque_id {
+    ($t:ty) => {
+        impl $t {
+            /// Parses an opaque protocol id (ids in the wild are UUIDs, `T1`, `M5`, …).
+            pub fn parse(s: &str) -> Result<Self, IdError> {
+                check_common(s, &[])?;
+                Ok(Self(s.to_owned()))
+            }
+
+            /// The id as text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+
+opaque_id!(TransactionId);
+opaque_id!(MessageId);
+
+impl MessageId {
+    /// A fresh random (v4 UUID) message id for a message we originate.
+    pub fn generate() -> Self {
+        Self(uuid::Uuid::new_v4().to_string())
+    }
+}
+
 macro_rules! text_id_impls {
     ($t:ty) => {
         impl fmt::Display for $t {
@@ -122,6 +157,8 @@ macro_rules! text_id_impls {
 
 text_id_impls!(SubscriberId);
 text_id_impls!(UniqueKeyId);
+text_id_impls!(TransactionId);
+text_id_impls!(MessageId);
 
 #[cfg(test)]
 mod tests {

@@ -89,6 +89,14 @@ impl PrivateKey {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for PrivateKey {
+    /// From base64 text in either form; the error names the problem, never the text.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = zeroize::Zeroizing::new(String::deserialize(d)?);
+        Self::from_base64(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 impl fmt::Debug for PrivateKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(

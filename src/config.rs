@@ -1,0 +1,303 @@
+//! Settings: `config/default.toml` (or `--config FILE`), then `ONDC_GW_*` environment variables.
+//!
+//! Our own configuration is parsed strictly: an unknown key, in the file or in an `ONDC_GW_*`
+//! variable, stops start-up with the key's name, because a misspelt setting silently left at its
+//! default is worse than no start. Nesting in variables uses `__`:
+//! `ONDC_GW_SERVER__BIND=0.0.0.0:9000`.
+
+use crate::protocol::{SubscriberId, UniqueKeyId};
+use crate::signing::{KeyId, PrivateKey, Signer, ValidityPolicy};
+use figment::Figment;
+use figment::providers::{Env, Format as _, Toml};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The prefix of environment variables that override settings.
+pub const ENV_PREFIX: &str = "ONDC_GW_";
+/// Where `serve` looks when no `--config` is given.
+pub const DEFAULT_CONFIG: &str = "config/default.toml";
+
+/// Why the settings could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(String);
+
+/// Everything the gateway needs to start.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Our registered subscriber id.
+    pub subscriber_id: SubscriberId,
+    /// The registry `ukId` of our signing key.
+    pub unique_key_id: UniqueKeyId,
+    /// Our signing key (32- or 64-byte base64 form).
+    pub signing_private_key: PrivateKey,
+    /// Where peers reach us; Beckn actions are appended to it.
+    pub subscriber_url: String,
+    /// HTTP server.
+    #[serde(default)]
+    pub server: ServerSettings,
+    /// Storage.
+    #[serde(default)]
+    pub store: StoreSettings,
+    /// Signature windows.
+    #[serde(default)]
+    pub signing: SigningSettings,
+    /// Where peers' keys come from.
+    pub registry: RegistrySettings,
+    /// What protocol versions we accept.
+    #[serde(default)]
+    pub protocol: ProtocolSettings,
+}
+
+/// HTTP server settings.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    /// Address to listen on; port 0 picks a free port.
+    pub bind: SocketAddr,
+    /// Worker threads; 0 means one per core.
+    pub workers: usize,
+    /// Largest request body accepted.
+    pub max_body_bytes: usize,
+    /// Time a client has to send its request head.
+    pub client_request_timeout_ms: u64,
+    /// Time a client has to send its whole body.
+    pub body_timeout_ms: u64,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            workers: 0,
+            max_body_bytes: 1 << 20,
+            client_request_timeout_ms: 5_000,
+            body_timeout_ms: 10_000,
+        }
+    }
+}
+
+impl ServerSettings {
+    /// The body read deadline.
+    pub fn body_timeout(&self) -> Duration {
+        Duration::from_millis(self.body_timeout_ms)
+    }
+}
+
+/// Storage settings.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreSettings {
+    /// Directory of the embedded sled database.
+    pub path: PathBuf,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        Self {
+            path: PathBuf::from("./data"),
+        }
+    }
+}
+
+/// Signature window settings.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SigningSettings {
+    /// `expires - created` on signatures we make.
+    pub ttl_secs: i64,
+    /// How far in the future a peer's `created` may be.
+    pub max_clock_skew_secs: i64,
+}
+
+impl Default for SigningSettings {
+    fn default() -> Self {
+        Self {
+            ttl_secs: 300,
+            max_clock_skew_secs: ValidityPolicy::default().max_clock_skew_secs,
+        }
+    }
+}
+
+/// Registry settings.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistrySettings {
+    /// A JSON array of ONDC `/lookup` records.
+    pub file: Option<PathBuf>,
+    /// An ONDC registry `/lookup` URL asked for keys the file lacks.
+    pub lookup_url: Option<String>,
+    /// How long a looked-up record is trusted (never past its `valid_until`).
+    #[serde(default = "default_cache_ttl")]
+    pub cache_ttl_secs: i64,
+    /// How long "no such key" from the lookup is remembered.
+    #[serde(default = "default_negative_ttl")]
+    pub negative_cache_ttl_secs: i64,
+}
+
+fn default_cache_ttl() -> i64 {
+    3600
+}
+
+fn default_negative_ttl() -> i64 {
+    60
+}
+
+/// Protocol settings.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProtocolSettings {
+    /// Accepted `context.core_version` values.
+    pub core_versions: Vec<String>,
+}
+
+impl Default for ProtocolSettings {
+    fn default() -> Self {
+        Self {
+            core_versions: vec!["1.2.5".to_owned()],
+        }
+    }
+}
+
+impl Settings {
+    /// Reads `file`, then applies `ONDC_GW_*` variables on top.
+    pub fn load(file: &Path) -> Result<Self, ConfigError> {
+        if !file.is_file() {
+            return Err(ConfigError(format!(
+                "{} does not exist or is not a file",
+                file.display()
+            )));
+        }
+        Self::from_figment(
+            Figment::from(Toml::file(file)).merge(Env::prefixed(ENV_PREFIX).split("__")),
+        )
+        .map_err(|e| {
+            ConfigError(format!(
+                "{} (file {}, then {ENV_PREFIX}* variables)",
+                e.0,
+                file.display()
+            ))
+        })
+    }
+
+    /// Parses settings from TOML text alone (tests, embedded defaults).
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        Self::from_figment(Figment::from(Toml::string(text)))
+    }
+
+    fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
+        let settings: Self = figment.extract().map_err(|e| {
+            // figment names the key path of the offending value; keep only the first error.
+            ConfigError(
+                e.into_iter()
+                    .next()
+                    .map(|e| e.to_string())
+                    .unwrap_or_default(),
+            )
+        })?;
+        settings.check()?;
+        Ok(settings)
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        if self.signing.ttl_secs <= 0 || self.signing.max_clock_skew_secs < 0 {
+            return Err(ConfigError(
+                "signing.ttl_secs must be > 0 and signing.max_clock_skew_secs >= 0".into(),
+            ));
+        }
+        if self.server.max_body_bytes == 0 {
+            return Err(ConfigError("server.max_body_bytes must be > 0".into()));
+        }
+        if !(self.subscriber_url.starts_with("http://")
+            || self.subscriber_url.starts_with("https://"))
+        {
+            return Err(ConfigError(
+                "subscriber_url must be an http:// or https:// URL".into(),
+            ));
+        }
+        if self.registry.file.is_none() && self.registry.lookup_url.is_none() {
+            return Err(ConfigError(
+                "registry: set file, lookup_url, or both".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Our signer: the private key bound to `subscriber_id|unique_key_id`.
+    pub fn signer(&self) -> Signer {
+        Signer::new(
+            self.signing_private_key.clone(),
+            KeyId {
+                subscriber_id: self.subscriber_id.clone(),
+                unique_key_id: self.unique_key_id.clone(),
+            },
+        )
+    }
+
+    /// The window policy for inbound signatures.
+    pub fn validity_policy(&self) -> ValidityPolicy {
+        ValidityPolicy {
+            max_clock_skew_secs: self.signing.max_clock_skew_secs,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+        subscriber_id = "gw.example.com"
+        unique_key_id = "k1"
+        signing_private_key = "G0Pme72u8Y1MwxHqvY4iBW+7VPtJ7dsX7SGs6zZ5yvVIzdRAyHR6YkwHG2ufOE+12lsbJRwBF4Hqd7dUEOZZkg=="
+        subscriber_url = "http://127.0.0.1:8080"
+        [registry]
+        file = "config/registry.json"
+    "#;
+
+    #[test]
+    fn minimal_settings_fill_in_defaults() {
+        let s = Settings::from_toml(MINIMAL).unwrap();
+        assert_eq!(s.server.max_body_bytes, 1 << 20);
+        assert_eq!(s.protocol.core_versions, ["1.2.5"]);
+        assert_eq!(s.signer().key_id().to_string(), "gw.example.com|k1|ed25519");
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let err = Settings::from_toml(&format!("{MINIMAL}\ncache_ttl = 5"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("cache_ttl"), "{err}");
+        let err =
+            Settings::from_toml(&MINIMAL.replace("[registry]", "[server]\nbnid = 1\n[registry]"))
+                .unwrap_err()
+                .to_string();
+        assert!(err.contains("bnid"), "{err}");
+    }
+
+    #[test]
+    fn a_bad_key_is_refused_without_echoing_it() {
+        let err = Settings::from_toml(
+            &MINIMAL.replace("G0Pme72u8Y1MwxHqvY4iBW", "G0Pme72u8Y1MwxHqvY4iBX"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("signing_private_key") && !err.contains("G0Pme72u"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_shipped_default_config_loads() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(root.join(DEFAULT_CONFIG)).unwrap();
+        let s = Settings::from_toml(&text).unwrap();
+        assert_eq!(s.server.bind.port(), 8080);
+        assert_eq!(s.store.path, PathBuf::from("./data"));
+    }
+}
