@@ -7,5 +7,9 @@
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod http;
 pub mod protocol;
+pub mod registry;
 pub mod signing;
+pub mod store;
+pub mod telemetry;

@@ -14,6 +14,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the gateway (settings from config/default.toml unless --config is given).
+    Serve(cli::ServeArgs),
     /// Print a new Ed25519 signing key pair as JSON.
     Keygen,
     /// Print the Beckn Authorization header for the body on standard input.
@@ -32,6 +34,7 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
+        Command::Serve(args) => cli::serve(args),
         Command::Keygen => cli::keygen(),
         Command::Sign(args) => cli::sign(args),
         Command::Verify(args) => cli::verify(args),

@@ -1,12 +1,14 @@
-//! The command-line tools beside the server: key generation, and signing and verifying a body
-//! read from standard input byte for byte. Exit codes follow `INTERFACE.md`: 0 success (or a
+//! The command line: `serve` runs the gateway; beside it, key generation, and signing and
+//! verifying a body read from standard input byte for byte. Exit codes follow `INTERFACE.md`: 0 success (or a
 //! valid signature), 1 an invalid signature, 2 a usage error.
 
 mod keygen;
+mod serve;
 mod sign;
 mod verify;
 
 pub use keygen::keygen;
+pub use serve::{ServeArgs, serve};
 pub use sign::{SignArgs, sign};
 pub use verify::{VerifyArgs, verify};
 

@@ -4,7 +4,10 @@ use std::fmt;
 use std::str::FromStr;
 
 /// An action the gateway accepts at the root of its `subscriber_url`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum Action {
     /// `/cancel`: a buyer app asks to cancel.
     Cancel,

@@ -1,0 +1,46 @@
+//! `serve`: runs the gateway until SIGINT or SIGTERM.
+
+use crate::clock::SystemClock;
+use crate::config::{DEFAULT_CONFIG, Settings};
+use crate::http::Application;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// Arguments of `serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Settings file; `ONDC_GW_*` variables override it.
+    #[arg(long, default_value = DEFAULT_CONFIG)]
+    pub config: PathBuf,
+}
+
+/// Loads settings, starts the server, and serves.
+pub fn serve(args: ServeArgs) -> ExitCode {
+    crate::telemetry::init_tracing();
+    let settings = match Settings::load(&args.config) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(super::EXIT_USAGE);
+        }
+    };
+    let result = actix_web::rt::System::new().block_on(async move {
+        let app =
+            Application::build(&settings, Arc::new(SystemClock)).map_err(|e| e.to_string())?;
+        tracing::info!(
+            subscriber_id = %settings.subscriber_id,
+            address = %format!("{}:{}", settings.server.bind.ip(), app.port()),
+            store = %settings.store.path.display(),
+            "gateway listening"
+        );
+        app.run_until_stopped().await.map_err(|e| e.to_string())
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

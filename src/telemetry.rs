@@ -1,0 +1,84 @@
+//! Logs (tracing) and metrics (Prometheus text at `GET /metrics`).
+
+use prometheus::{
+    Encoder as _, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+};
+
+/// Installs the global tracing subscriber: `RUST_LOG`-style filtering (default `info`), JSON
+/// lines when `ONDC_GW_LOG_FORMAT=json`. Safe to call more than once.
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
+    let _ = if std::env::var("ONDC_GW_LOG_FORMAT").is_ok_and(|v| v == "json") {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+/// The gateway's metrics, in a registry of their own (so tests can run several gateways).
+pub struct Metrics {
+    registry: Registry,
+    /// Beckn requests by action and outcome (`ack`, `duplicate`, `unauthorized`, `invalid`, …).
+    pub requests: IntCounterVec,
+    /// Signature verification failures by reason.
+    pub verification_failures: IntCounterVec,
+    /// Time from request to answer, by action.
+    pub latency: HistogramVec,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+impl Metrics {
+    /// Registers every metric.
+    pub fn new() -> Result<Self, prometheus::Error> {
+        let registry = Registry::new_custom(Some("ondc_gateway".into()), None)?;
+        let requests = IntCounterVec::new(
+            Opts::new(
+                "beckn_requests_total",
+                "Beckn requests received, by action and outcome",
+            ),
+            &["action", "outcome"],
+        )?;
+        let verification_failures = IntCounterVec::new(
+            Opts::new(
+                "signature_verification_failures_total",
+                "Requests refused for their signature, by reason",
+            ),
+            &["reason"],
+        )?;
+        let latency = HistogramVec::new(
+            HistogramOpts::new(
+                "beckn_request_duration_seconds",
+                "Time to answer a Beckn request",
+            )
+            .buckets(vec![
+                0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+            ]),
+            &["action"],
+        )?;
+        registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(verification_failures.clone()))?;
+        registry.register(Box::new(latency.clone()))?;
+        Ok(Self {
+            registry,
+            requests,
+            verification_failures,
+            latency,
+        })
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = Vec::new();
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
+        String::from_utf8(out).unwrap_or_default()
+    }
+}
