@@ -114,7 +114,7 @@ pub fn check_context(
         )
     })?;
     let core_version = text("$.context.core_version", "core_version")?;
-    if !core_versions.iter().any(|v| *v == core_version) {
+    if !core_versions.contains(&core_version) {
         return Err(err(
             "$.context.core_version",
             format!(

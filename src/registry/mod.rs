@@ -200,9 +200,12 @@ impl Registry {
         let expires_at = match &participant {
             Some(p) => {
                 let by_ttl = now + self.ttl;
-                p.record
-                    .valid_until
-                    .map_or(by_ttl, |until| until.min(by_ttl))
+                match p.record.valid_until {
+                    // Already expired: remember that as briefly as a "not found".
+                    Some(until) if until <= now => now + self.negative_ttl,
+                    Some(until) => until.min(by_ttl),
+                    None => by_ttl,
+                }
             }
             None => now + self.negative_ttl,
         };

@@ -2,7 +2,10 @@
 //! server, and ONDC's official Node SDK where interop is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod app;
 mod cli;
+mod receiver;
+mod registry;
 mod sdk_interop;
 mod signing_vectors;
 mod support;
