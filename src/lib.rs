@@ -8,6 +8,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod http;
+pub mod orchestrator;
 pub mod protocol;
 pub mod registry;
 pub mod signing;

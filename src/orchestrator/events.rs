@@ -1,0 +1,133 @@
+//! Reading a validated Beckn message into an [`Event`] for the state machine.
+//!
+//! Tolerant where the sources disagree: the forward fulfillment may say `RTO` or `Cancelled`, the
+//! reason may sit in `cancellation.reason.id`, in a `cancel_request` tag or in an `rto_event` tag,
+//! and `cancel_request` may be on the fulfillment or on its state.
+
+use super::model::{Callback, Event, FulfillmentReport, Money};
+use super::reasons::Party;
+use super::states::{FulfillmentState, OrderState};
+use crate::protocol::{Action, Context, DomainFamily, parse_timestamp};
+use serde_json::Value;
+
+/// A message the machine cannot read, with the JSON path of the problem.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct EventError {
+    /// JSON path.
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Reads `body` (already schema-valid) as an event for the order its context names.
+pub fn read_event(context: &Context, body: &Value) -> Result<Event, EventError> {
+    let message = &body["message"];
+    match (context.action, context.family) {
+        (Action::Cancel, _) => Ok(Event::Cancel {
+            by: Party::Buyer,
+            initiated_by: context.bap_id.to_string(),
+            reason: text(&message["cancellation_reason_id"]).unwrap_or_default(),
+            fulfillment_id: text(&message["descriptor"]["short_desc"]),
+        }),
+        (Action::Update, _) => Err(EventError {
+            path: "$.message".into(),
+            message: "the gateway relays fulfillment state itself; /update from the buyer app is not applied to orders".into(),
+        }),
+        (Action::OnCancel, DomainFamily::Retail) => Ok(Event::RetailOnCancel(callback(context, message)?)),
+        (Action::OnUpdate, DomainFamily::Retail) => Ok(Event::RetailOnUpdate(callback(context, message)?)),
+        (Action::OnStatus, DomainFamily::Retail) => Ok(Event::RetailStatus(callback(context, message)?)),
+        (Action::OnCancel, DomainFamily::Logistics) => Ok(Event::LogisticsOnCancel(callback(context, message)?)),
+        (Action::OnUpdate | Action::OnStatus, DomainFamily::Logistics) => {
+            Ok(Event::LogisticsStatus(callback(context, message)?))
+        }
+    }
+}
+
+/// The order id a message is about (retail or logistics order id).
+pub fn order_id_of(context: &Context, body: &Value) -> Option<String> {
+    match context.action {
+        Action::Cancel => text(&body["message"]["order_id"]),
+        Action::Update | Action::OnCancel | Action::OnUpdate | Action::OnStatus => {
+            text(&body["message"]["order"]["id"])
+        }
+    }
+}
+
+fn text(v: &Value) -> Option<String> {
+    v.as_str().filter(|s| !s.is_empty()).map(str::to_owned)
+}
+
+/// The value of `code` in a tag group `group` of `tags`.
+fn tag(tags: &Value, group: &str, code: &str) -> Option<String> {
+    tags.as_array()?
+        .iter()
+        .filter(|g| g["code"] == group)
+        .flat_map(|g| g["list"].as_array().into_iter().flatten())
+        .find(|t| t["code"] == code)
+        .and_then(|t| text(&t["value"]))
+}
+
+fn callback(context: &Context, message: &Value) -> Result<Callback, EventError> {
+    let order = &message["order"];
+    let order_state = match text(&order["state"]) {
+        Some(s) => Some(s.parse::<OrderState>().map_err(|e| EventError {
+            path: "$.message.order.state".into(),
+            message: e.to_string(),
+        })?),
+        None => None,
+    };
+    let mut fulfillments = Vec::new();
+    let mut reason = text(&order["cancellation"]["reason"]["id"]);
+    let mut cancelled_by = text(&order["cancellation"]["cancelled_by"]);
+    for (i, f) in order["fulfillments"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let Some(code) = text(&f["state"]["descriptor"]["code"]) else {
+            continue;
+        };
+        let state = code.parse::<FulfillmentState>().map_err(|e| EventError {
+            path: format!("$.message.order.fulfillments[{i}].state.descriptor.code"),
+            message: e.to_string(),
+        })?;
+        let at = text(&f["state"]["updated_at"])
+            .or_else(|| text(&f["end"]["time"]["timestamp"]))
+            .or_else(|| text(&f["start"]["time"]["timestamp"]))
+            .and_then(|t| {
+                parse_timestamp(&t).or_else(|| {
+                    chrono::DateTime::parse_from_rfc3339(&t)
+                        .ok()
+                        .map(|d| d.to_utc())
+                })
+            });
+        for tags in [&f["tags"], &f["state"]["tags"]] {
+            reason = reason
+                .or_else(|| tag(tags, "cancel_request", "reason_id"))
+                .or_else(|| tag(tags, "rto_event", "cancellation_reason_id"));
+            cancelled_by = cancelled_by
+                .or_else(|| tag(tags, "cancel_request", "initiated_by"))
+                .or_else(|| tag(tags, "rto_event", "cancelled_by"));
+        }
+        fulfillments.push(FulfillmentReport {
+            id: text(&f["id"]).unwrap_or_default(),
+            kind: text(&f["type"]),
+            state,
+            at,
+        });
+    }
+    let quote = text(&order["quote"]["price"]["currency"])
+        .zip(text(&order["quote"]["price"]["value"]))
+        .and_then(|(c, v)| Money::parse(&c, &v));
+    Ok(Callback {
+        message_id: context.message_id.clone(),
+        order_state,
+        fulfillments,
+        cancelled_by,
+        reason,
+        quote,
+        at: context.timestamp,
+    })
+}

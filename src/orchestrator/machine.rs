@@ -1,0 +1,532 @@
+//! The cancellation state machine: one pure function from (order, event) to (order, commands).
+//!
+//! Every event is decided in the one `match` of [`transition`]; the per-leg statuses are matched
+//! without wildcard arms, so a new status does not compile until each event has decided what to
+//! do with it. Callbacks that arrive after the order is terminal are absorbed on purpose: peers
+//! retry and reorder, and a late echo is not an error.
+//!
+//! Whoever cancels first, the other live legs are cancelled with the reason carried along; once
+//! every leg is cancelled and no RTO is under way, the SNP is told the final fulfillment states
+//! (and any charges it owes) with `/update`, and its `/on_update` makes the order terminal. An
+//! order without a logistics leg has nothing to relay and ends when the SNP confirms.
+
+use super::model::{
+    Callback, Cancellation, Command, Event, Fulfillment, FulfillmentReport, Leg, LegStatus, Order,
+    StateReport,
+};
+use super::reasons::{self, Party};
+use super::states::{FulfillmentState, OrderState};
+use crate::protocol::{MessageId, SubscriberId};
+use chrono::{DateTime, Utc};
+
+/// Why an event is refused; each maps to an ONDC error code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// 20007: the event makes no sense in the order's state.
+    #[error("{0}")]
+    InvalidOrderState(String),
+    /// 20008: a response nobody asked for, or not the one awaited.
+    #[error("{0}")]
+    OutOfSequence(String),
+    /// 50007: the fulfillment is not part of the order.
+    #[error("{0}")]
+    FulfillmentNotFound(String),
+    /// 50008: the fulfillment is terminal and cannot change.
+    #[error("{0}")]
+    FulfillmentTerminal(String),
+}
+
+impl Refusal {
+    /// The ONDC error code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidOrderState(_) => "20007",
+            Self::OutOfSequence(_) => "20008",
+            Self::FulfillmentNotFound(_) => "50007",
+            Self::FulfillmentTerminal(_) => "50008",
+        }
+    }
+}
+
+/// What the machine decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The order changed; send these messages.
+    Applied {
+        /// The new order.
+        order: Box<Order>,
+        /// Messages to send, in order.
+        commands: Vec<Command>,
+    },
+    /// Nothing to do: a late or repeated callback after the order (or the leg) was settled.
+    Absorbed,
+}
+
+/// What the machine needs besides the order and the event.
+pub struct Inputs<'a> {
+    /// Now.
+    pub now: DateTime<Utc>,
+    /// Our subscriber id (`initiated_by` when we cancel on the buyer side's behalf).
+    pub our_id: &'a SubscriberId,
+    /// Source of fresh message ids for commands.
+    pub new_id: &'a mut dyn FnMut() -> MessageId,
+}
+
+/// The transition function.
+pub fn transition(
+    order: &Order,
+    event: &Event,
+    inputs: &mut Inputs<'_>,
+) -> Result<Outcome, Refusal> {
+    if order.state.is_terminal() {
+        return match event {
+            Event::Cancel { .. } => Err(Refusal::InvalidOrderState(format!(
+                "order {} is already {}",
+                order.id,
+                order.state.as_str()
+            ))),
+            // Late and duplicate callbacks after the end are absorbed on purpose.
+            Event::RetailOnCancel(_)
+            | Event::RetailOnUpdate(_)
+            | Event::RetailStatus(_)
+            | Event::LogisticsOnCancel(_)
+            | Event::LogisticsStatus(_) => Ok(Outcome::Absorbed),
+        };
+    }
+    let mut next = order.clone();
+    let mut commands = Vec::new();
+    match event {
+        Event::Cancel {
+            by,
+            initiated_by,
+            reason,
+            fulfillment_id,
+        } => {
+            match &order.retail.status {
+                LegStatus::Active => {}
+                LegStatus::Cancelling { .. } | LegStatus::Cancelled => {
+                    return Err(Refusal::InvalidOrderState(format!(
+                        "order {} is already being cancelled",
+                        order.id
+                    )));
+                }
+            }
+            let fulfillment = fulfillment_id.clone().or_else(|| linked_fulfillment(order));
+            let message_id = (inputs.new_id)();
+            commands.push(Command::Cancel {
+                leg: Leg::Retail,
+                message_id: message_id.clone(),
+                reason: reason.clone(),
+                initiated_by: inputs.our_id.to_string(),
+                fulfillment_id: fulfillment,
+            });
+            next.retail.status = LegStatus::Cancelling { message_id };
+            let logistics_reason = cascade_to_logistics(
+                &mut next,
+                reason,
+                *by,
+                &inputs.our_id.to_string(),
+                inputs,
+                &mut commands,
+            );
+            next.cancellation = Some(Cancellation {
+                initiator: *by,
+                initiated_by: initiated_by.clone(),
+                reason_code: reason.clone(),
+                retail_reason: reason.clone(),
+                logistics_reason,
+                at: inputs.now,
+                claim: None,
+            });
+        }
+        Event::RetailOnCancel(cb) => {
+            match &order.retail.status {
+                LegStatus::Cancelling { .. } => {
+                    // Solicited (our message_id) or the SNP cancelling on its own meanwhile:
+                    // either way the leg is now cancelled.
+                    apply_reports(&mut next.retail.fulfillments, &cb.fulfillments, "retail")?;
+                    next.retail.status = LegStatus::Cancelled;
+                }
+                LegStatus::Active => {
+                    // The SNP cancels first.
+                    apply_reports(&mut next.retail.fulfillments, &cb.fulfillments, "retail")?;
+                    next.retail.status = LegStatus::Cancelled;
+                    let reason = cb.reason.clone().unwrap_or_default();
+                    let by = cb
+                        .cancelled_by
+                        .clone()
+                        .unwrap_or_else(|| order.retail.bpp_id.to_string());
+                    let logistics_reason = cascade_to_logistics(
+                        &mut next,
+                        &reason,
+                        Party::Seller,
+                        &by,
+                        inputs,
+                        &mut commands,
+                    );
+                    next.cancellation = Some(Cancellation {
+                        initiator: Party::Seller,
+                        initiated_by: by,
+                        reason_code: reason.clone(),
+                        retail_reason: reason,
+                        logistics_reason,
+                        at: inputs.now,
+                        claim: None,
+                    });
+                }
+                LegStatus::Cancelled => return Ok(Outcome::Absorbed),
+            }
+        }
+        Event::LogisticsOnCancel(cb) => {
+            let Some(leg) = &order.logistics else {
+                return Err(Refusal::InvalidOrderState(format!(
+                    "order {} has no logistics leg",
+                    order.id
+                )));
+            };
+            match &leg.status {
+                LegStatus::Cancelling { .. } => {
+                    apply_logistics(&mut next, cb)?;
+                    set_logistics_status(&mut next, LegStatus::Cancelled);
+                }
+                LegStatus::Active => {
+                    // The LSP cancels first: cancel the retail leg with its reason carried along.
+                    apply_logistics(&mut next, cb)?;
+                    set_logistics_status(&mut next, LegStatus::Cancelled);
+                    let reason = cb.reason.clone().unwrap_or_default();
+                    let lsp_id = cb
+                        .cancelled_by
+                        .clone()
+                        .unwrap_or_else(|| leg.bpp_id.to_string());
+                    let retail_reason = reasons::retail_reason_for_lsp(&reason);
+                    match &order.retail.status {
+                        LegStatus::Active => {
+                            let message_id = (inputs.new_id)();
+                            commands.push(Command::Cancel {
+                                leg: Leg::Retail,
+                                message_id: message_id.clone(),
+                                reason: retail_reason.clone(),
+                                initiated_by: lsp_id.clone(),
+                                fulfillment_id: Some(leg.linked_fulfillment_id.clone()),
+                            });
+                            next.retail.status = LegStatus::Cancelling { message_id };
+                        }
+                        LegStatus::Cancelling { .. } | LegStatus::Cancelled => {}
+                    }
+                    if next.cancellation.is_none() {
+                        next.cancellation = Some(Cancellation {
+                            initiator: Party::Lsp,
+                            initiated_by: lsp_id,
+                            reason_code: reason.clone(),
+                            retail_reason,
+                            logistics_reason: Some(reason),
+                            at: inputs.now,
+                            claim: None,
+                        });
+                    }
+                }
+                LegStatus::Cancelled => {
+                    // A repeat may still carry news (an RTO that started): keep the states.
+                    apply_logistics(&mut next, cb)?;
+                }
+            }
+        }
+        Event::LogisticsStatus(cb) => {
+            if order.logistics.is_none() {
+                return Err(Refusal::InvalidOrderState(format!(
+                    "order {} has no logistics leg",
+                    order.id
+                )));
+            }
+            apply_logistics(&mut next, cb)?;
+        }
+        Event::RetailStatus(cb) => {
+            apply_reports(&mut next.retail.fulfillments, &cb.fulfillments, "retail")?;
+        }
+        Event::RetailOnUpdate(cb) => match &order.awaiting_update {
+            Some(awaited) if *awaited == cb.message_id => {
+                // The SNP acknowledged the final states and charges: the order ends here.
+                for report in &cb.fulfillments {
+                    if let Some(f) = next
+                        .retail
+                        .fulfillments
+                        .iter_mut()
+                        .find(|f| f.id == report.id)
+                        && f.state.can_move_to(report.state)
+                    {
+                        f.state = report.state;
+                    }
+                }
+                next.awaiting_update = None;
+                next.state = OrderState::Cancelled;
+            }
+            Some(_) | None => {
+                if order.cancellation.is_some() && cb.order_state == Some(OrderState::Cancelled) {
+                    return Err(Refusal::OutOfSequence(format!(
+                        "on_update {} answers no /update of ours for order {}",
+                        cb.message_id, order.id
+                    )));
+                }
+                apply_reports(&mut next.retail.fulfillments, &cb.fulfillments, "retail")?;
+            }
+        },
+    }
+    settle(&mut next, inputs, &mut commands);
+    if next == *order && commands.is_empty() {
+        return Ok(Outcome::Absorbed);
+    }
+    next.updated_at = inputs.now;
+    Ok(Outcome::Applied {
+        order: Box::new(next),
+        commands,
+    })
+}
+
+/// The retail fulfillment the logistics leg delivers, or the order's first forward fulfillment.
+fn linked_fulfillment(order: &Order) -> Option<String> {
+    order
+        .logistics
+        .as_ref()
+        .map(|l| l.linked_fulfillment_id.clone())
+        .or_else(|| {
+            order
+                .retail
+                .fulfillments
+                .iter()
+                .find(|f| !f.is_rto())
+                .map(|f| f.id.clone())
+        })
+}
+
+fn set_logistics_status(order: &mut Order, status: LegStatus) {
+    if let Some(leg) = &mut order.logistics {
+        leg.status = status;
+    }
+}
+
+/// Cancels a live logistics leg with the reason mapped from the retail one; returns that reason.
+fn cascade_to_logistics(
+    order: &mut Order,
+    retail_reason: &str,
+    by: Party,
+    initiated_by: &str,
+    inputs: &mut Inputs<'_>,
+    commands: &mut Vec<Command>,
+) -> Option<String> {
+    let picked_up = order
+        .retail
+        .fulfillments
+        .iter()
+        .any(|f| !f.is_rto() && f.state.is_picked_up())
+        || order.logistics.as_ref().is_some_and(|l| {
+            l.fulfillments
+                .iter()
+                .any(|f| !f.is_rto() && f.state.is_picked_up())
+        });
+    let leg = order.logistics.as_mut()?;
+    let reason =
+        reasons::logistics_reason_for(retail_reason, by, picked_up, &leg.domain).to_owned();
+    match &leg.status {
+        LegStatus::Active => {
+            let message_id = (inputs.new_id)();
+            commands.push(Command::Cancel {
+                leg: Leg::Logistics,
+                message_id: message_id.clone(),
+                reason: reason.clone(),
+                initiated_by: initiated_by.to_owned(),
+                fulfillment_id: None,
+            });
+            leg.status = LegStatus::Cancelling { message_id };
+            Some(reason)
+        }
+        // Already cancelled (or being cancelled): a terminal leg is not cancelled again.
+        LegStatus::Cancelling { .. } | LegStatus::Cancelled => None,
+    }
+}
+
+/// Applies an LSP callback: its fulfillments on the logistics leg, mirrored onto the retail view
+/// (the forward one onto the linked retail fulfillment; RTO fulfillments as they are), and its
+/// quoted charges.
+fn apply_logistics(order: &mut Order, cb: &Callback) -> Result<(), Refusal> {
+    let Some(leg) = &mut order.logistics else {
+        return Ok(());
+    };
+    for report in &cb.fulfillments {
+        let known = leg.fulfillments.iter().any(|f| f.id == report.id);
+        let is_rto = report
+            .kind
+            .as_deref()
+            .is_some_and(|k| k.eq_ignore_ascii_case("RTO"))
+            || report.state.is_rto_track();
+        if !known && !is_rto && leg.fulfillments.iter().any(|f| !f.is_rto()) {
+            return Err(Refusal::FulfillmentNotFound(format!(
+                "fulfillment {} is not part of logistics order {}",
+                report.id, leg.order_id
+            )));
+        }
+        if !known && !is_rto {
+            // The LSP names its forward fulfillment in its first message; adopt it, starting
+            // from what the retail side knew.
+            let start = order
+                .retail
+                .fulfillments
+                .iter()
+                .find(|f| f.id == leg.linked_fulfillment_id)
+                .map_or(FulfillmentState::Pending, |f| f.state);
+            leg.fulfillments.push(Fulfillment {
+                id: report.id.clone(),
+                kind: report.kind.clone().unwrap_or_else(|| "Delivery".into()),
+                state: start,
+                updated_at: None,
+            });
+        }
+    }
+    apply_reports(&mut leg.fulfillments, &cb.fulfillments, "logistics")?;
+    for report in &cb.fulfillments {
+        let is_rto = report
+            .kind
+            .as_deref()
+            .is_some_and(|k| k.eq_ignore_ascii_case("RTO"))
+            || report.state.is_rto_track();
+        let target = if is_rto {
+            report.id.clone()
+        } else {
+            leg.linked_fulfillment_id.clone()
+        };
+        match order
+            .retail
+            .fulfillments
+            .iter_mut()
+            .find(|f| f.id == target)
+        {
+            Some(f) => {
+                if f.state.can_move_to(report.state) {
+                    f.state = report.state;
+                    f.updated_at = report.at.or(Some(cb.at));
+                }
+            }
+            None if is_rto => order.retail.fulfillments.push(Fulfillment {
+                id: target,
+                kind: "RTO".into(),
+                state: report.state,
+                updated_at: report.at.or(Some(cb.at)),
+            }),
+            None => {}
+        }
+    }
+    if let Some(quote) = &cb.quote {
+        leg.charges = Some(quote.clone());
+    }
+    Ok(())
+}
+
+/// Applies reported states to a leg's fulfillments, refusing impossible moves. A new RTO
+/// fulfillment may appear in `RTO-Initiated`; other unknown fulfillments of tracked kinds are
+/// refused; informational kinds (`Cancel`, `Return`) are not tracked here.
+fn apply_reports(
+    fulfillments: &mut Vec<Fulfillment>,
+    reports: &[FulfillmentReport],
+    leg: &str,
+) -> Result<(), Refusal> {
+    for report in reports {
+        let kind = report.kind.as_deref().unwrap_or("");
+        if kind.eq_ignore_ascii_case("Cancel") || kind.eq_ignore_ascii_case("Return") {
+            continue;
+        }
+        match fulfillments.iter_mut().find(|f| f.id == report.id) {
+            Some(f) if f.state == report.state => {}
+            Some(f) if f.state.can_move_to(report.state) => {
+                f.state = report.state;
+                f.updated_at = report.at.or(f.updated_at);
+            }
+            Some(f) if f.state.is_terminal() => {
+                return Err(Refusal::FulfillmentTerminal(format!(
+                    "{leg} fulfillment {} is {} and cannot become {}",
+                    f.id, f.state, report.state
+                )));
+            }
+            Some(f) => {
+                return Err(Refusal::InvalidOrderState(format!(
+                    "{leg} fulfillment {} cannot move from {} to {}",
+                    f.id, f.state, report.state
+                )));
+            }
+            None if report.state == FulfillmentState::RtoInitiated => {
+                fulfillments.push(Fulfillment {
+                    id: report.id.clone(),
+                    kind: report.kind.clone().unwrap_or_else(|| "RTO".into()),
+                    state: report.state,
+                    updated_at: report.at,
+                })
+            }
+            None => {
+                return Err(Refusal::FulfillmentNotFound(format!(
+                    "{leg} fulfillment {} is not part of the order",
+                    report.id
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// After any change: once every leg is cancelled and no RTO is under way, tell the SNP the final
+/// states and charges (BNP-managed delivery), or end the order (seller-managed delivery).
+fn settle(order: &mut Order, inputs: &mut Inputs<'_>, commands: &mut Vec<Command>) {
+    let Some(cancellation) = &order.cancellation else {
+        return;
+    };
+    if order.state.is_terminal() || order.awaiting_update.is_some() {
+        return;
+    }
+    let retail_done = order.retail.status == LegStatus::Cancelled;
+    let logistics_done = order
+        .logistics
+        .as_ref()
+        .is_none_or(|l| l.status == LegStatus::Cancelled);
+    let rto_under_way = order
+        .retail
+        .fulfillments
+        .iter()
+        .any(|f| f.state == FulfillmentState::RtoInitiated)
+        || order.logistics.as_ref().is_some_and(|l| {
+            l.fulfillments
+                .iter()
+                .any(|f| f.state == FulfillmentState::RtoInitiated)
+        });
+    if !(retail_done && logistics_done) || rto_under_way {
+        if !order.state.is_terminal() && rto_under_way {
+            order.state = OrderState::InProgress;
+        }
+        return;
+    }
+    let Some(leg) = &order.logistics else {
+        order.state = OrderState::Cancelled;
+        return;
+    };
+    // The SNP owes the LSP's charges when the reason is the seller's doing.
+    let claim = match reasons::cost_to(&cancellation.reason_code, cancellation.initiator) {
+        Some(Party::Seller) => leg.charges.clone().filter(|m| m.minor > 0),
+        Some(Party::Buyer | Party::Lsp) | None => None,
+    };
+    let states = order
+        .retail
+        .fulfillments
+        .iter()
+        .map(|f| StateReport {
+            id: f.id.clone(),
+            state: f.state,
+            at: f.updated_at.unwrap_or(inputs.now),
+        })
+        .collect();
+    let message_id = (inputs.new_id)();
+    commands.push(Command::UpdateStates {
+        message_id: message_id.clone(),
+        states,
+        claim: claim.clone(),
+    });
+    order.awaiting_update = Some(message_id);
+    if let Some(c) = &mut order.cancellation {
+        c.claim = claim;
+    }
+}

@@ -1,0 +1,119 @@
+//! Building the bodies of the messages the gateway sends, from the order and a command.
+//!
+//! Serialised once into bytes; those bytes are signed and sent, unchanged across retries.
+
+use super::model::{Command, Leg, Order};
+use crate::protocol::{SubscriberId, format_timestamp};
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+/// Who we are on the network.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    /// Our subscriber id (`bap_id`).
+    pub subscriber_id: SubscriberId,
+    /// Our `subscriber_url` (`bap_uri`).
+    pub subscriber_url: String,
+}
+
+/// Where a command goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Addressed {
+    /// The counterpart's subscriber id.
+    pub counterpart: SubscriberId,
+    /// `bpp_uri` + action.
+    pub url: String,
+    /// The body bytes.
+    pub body: Vec<u8>,
+}
+
+fn tags(group: &str, list: &[(&str, String)]) -> Value {
+    json!({"code": group, "list": list.iter().map(|(c, v)| json!({"code": c, "value": v})).collect::<Vec<_>>()})
+}
+
+/// The body and address of `command` for `order`, stamped `now`.
+pub fn build(order: &Order, command: &Command, me: &Identity, now: DateTime<Utc>) -> Addressed {
+    let (leg, action, message_id) = command.route();
+    let (domain, transaction_id, bpp_id, bpp_uri, order_id) = match (leg, &order.logistics) {
+        (Leg::Logistics, Some(l)) => (
+            &l.domain,
+            &l.transaction_id,
+            &l.bpp_id,
+            &l.bpp_uri,
+            &l.order_id,
+        ),
+        (Leg::Retail, _) | (Leg::Logistics, None) => (
+            &order.retail.domain,
+            &order.retail.transaction_id,
+            &order.retail.bpp_id,
+            &order.retail.bpp_uri,
+            &order.id,
+        ),
+    };
+    let context = json!({
+        "domain": domain,
+        "action": action,
+        "core_version": "1.2.5",
+        "bap_id": me.subscriber_id,
+        "bap_uri": me.subscriber_url,
+        "bpp_id": bpp_id,
+        "bpp_uri": bpp_uri,
+        "transaction_id": transaction_id,
+        "message_id": message_id,
+        "timestamp": format_timestamp(now),
+        "ttl": "PT30S",
+        "city": "*",
+        "country": "IND",
+    });
+    let message = match command {
+        Command::Cancel {
+            reason,
+            initiated_by,
+            fulfillment_id,
+            ..
+        } => {
+            let mut descriptor = json!({"tags": [tags("cancel_request", &[("initiated_by", initiated_by.clone())])]});
+            if let Some(f) = fulfillment_id {
+                descriptor["name"] = json!("fulfillment");
+                descriptor["short_desc"] = json!(f);
+            }
+            json!({"order_id": order_id, "cancellation_reason_id": reason, "descriptor": descriptor})
+        }
+        Command::UpdateStates { states, claim, .. } => {
+            let fulfillments: Vec<Value> = states
+                .iter()
+                .enumerate()
+                .map(|(i, s)| {
+                    let mut t = vec![tags(
+                        "update_state",
+                        &[
+                            ("state", s.state.as_str().to_owned()),
+                            ("timestamp", format_timestamp(s.at)),
+                        ],
+                    )];
+                    // The claim rides on the last (RTO, when there is one) fulfillment, as the
+                    // 1.2.5 BNP document shows; it is never part of the quote.
+                    if let Some(c) = claim.as_ref().filter(|_| i + 1 == states.len()) {
+                        t.push(tags(
+                            "bnp_receivables_claim",
+                            &[
+                                ("type", "delivery".into()),
+                                ("currency", c.currency.clone()),
+                                ("value", c.value()),
+                            ],
+                        ));
+                    }
+                    json!({"id": s.id, "tags": t})
+                })
+                .collect();
+            json!({"update_target": "fulfillment", "order": {"id": order_id, "fulfillments": fulfillments}})
+        }
+    };
+    let body = json!({"context": context, "message": message});
+    let base = bpp_uri.trim_end_matches('/');
+    Addressed {
+        counterpart: bpp_id.clone(),
+        url: format!("{base}/{action}"),
+        body: serde_json::to_vec(&body).unwrap_or_default(),
+    }
+}

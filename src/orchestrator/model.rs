@@ -1,0 +1,323 @@
+//! The order as the gateway tracks it, and the events and commands of its state machine.
+
+use super::reasons::Party;
+use super::states::{FulfillmentState, OrderState};
+use crate::protocol::{MessageId, SubscriberId, TransactionId};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// An amount in integer minor units (paise for INR) with its currency.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Money {
+    /// ISO 4217 code, e.g. `INR`.
+    pub currency: String,
+    /// Minor units.
+    pub minor: i64,
+}
+
+impl Money {
+    /// Parses Beckn money: a currency and a decimal string with at most two decimals
+    /// (`"540.00"`, `"50"`, `"0.5"`). Negative amounts are refused.
+    pub fn parse(currency: &str, value: &str) -> Option<Self> {
+        if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
+            return None;
+        }
+        let (whole, frac) = value.split_once('.').unwrap_or((value, ""));
+        if whole.is_empty() || whole.len() > 15 || frac.len() > 2 {
+            return None;
+        }
+        if !whole
+            .bytes()
+            .chain(frac.bytes())
+            .all(|b| b.is_ascii_digit())
+        {
+            return None;
+        }
+        let whole: i64 = whole.parse().ok()?;
+        let frac: i64 = if frac.is_empty() {
+            0
+        } else {
+            format!("{frac:0<2}").parse().ok()?
+        };
+        Some(Self {
+            currency: currency.to_owned(),
+            minor: whole.checked_mul(100)?.checked_add(frac)?,
+        })
+    }
+
+    /// The Beckn decimal string, two decimals.
+    pub fn value(&self) -> String {
+        format!("{}.{:02}", self.minor / 100, self.minor % 100)
+    }
+}
+
+/// One fulfillment and where it stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fulfillment {
+    /// Its id.
+    pub id: String,
+    /// `Delivery`, `RTO`, … as the peer typed it.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Current state.
+    pub state: FulfillmentState,
+    /// When the state was last reported.
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+impl Fulfillment {
+    /// An RTO fulfillment (by type or by state).
+    pub fn is_rto(&self) -> bool {
+        self.kind.eq_ignore_ascii_case("RTO") || self.state.is_rto_track()
+    }
+}
+
+/// Where one leg's cancellation stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum LegStatus {
+    /// Live; nobody has cancelled it.
+    Active,
+    /// We sent `/cancel` with this message_id and wait for the solicited `/on_cancel`.
+    Cancelling {
+        /// Our `/cancel`'s message_id.
+        message_id: MessageId,
+    },
+    /// Cancelled (by us, confirmed, or by the counterpart).
+    Cancelled,
+}
+
+/// The retail leg: BNP (this gateway) ↔ SNP.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetailLeg {
+    /// `ONDC:RET1x`.
+    pub domain: String,
+    /// The retail transaction.
+    pub transaction_id: TransactionId,
+    /// The seller.
+    pub bpp_id: SubscriberId,
+    /// The seller's URI.
+    pub bpp_uri: String,
+    /// Cancellation status.
+    pub status: LegStatus,
+    /// Forward and RTO fulfillments.
+    pub fulfillments: Vec<Fulfillment>,
+}
+
+/// The logistics leg: BNP as LBNP ↔ LSP.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogisticsLeg {
+    /// `ONDC:LOG10` or `ONDC:LOG11`.
+    pub domain: String,
+    /// The logistics order id.
+    pub order_id: String,
+    /// The logistics transaction.
+    pub transaction_id: TransactionId,
+    /// The LSP.
+    pub bpp_id: SubscriberId,
+    /// The LSP's URI.
+    pub bpp_uri: String,
+    /// The retail fulfillment this logistics order delivers.
+    pub linked_fulfillment_id: String,
+    /// Cancellation status.
+    pub status: LegStatus,
+    /// The LSP's fulfillments (forward and RTO).
+    pub fulfillments: Vec<Fulfillment>,
+    /// The LSP's latest quoted total (charges the BNP owes it).
+    pub charges: Option<Money>,
+}
+
+/// A cancellation and how it spread.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cancellation {
+    /// Which side started it.
+    pub initiator: Party,
+    /// Who exactly: a subscriber id, or a REST user id.
+    pub initiated_by: String,
+    /// The reason as raised.
+    pub reason_code: String,
+    /// The reason sent to (or received from) the SNP.
+    pub retail_reason: String,
+    /// The reason sent to (or received from) the LSP, when there is a logistics leg.
+    pub logistics_reason: Option<String>,
+    /// When it started.
+    pub at: DateTime<Utc>,
+    /// Charges claimed from the SNP with `bnp_receivables_claim`.
+    pub claim: Option<Money>,
+}
+
+/// Escrowed funds in minor units.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Escrow {
+    /// Currency.
+    pub currency: String,
+    /// Held for the order.
+    pub held: i64,
+    /// Returned to the customer.
+    pub refunded: i64,
+    /// Kept for charges the customer owes.
+    pub charged: i64,
+}
+
+/// An order the gateway tracks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Order {
+    /// The retail order id.
+    pub id: String,
+    /// The customer (REST user id).
+    pub customer_id: String,
+    /// The provider (REST user id).
+    pub provider_id: String,
+    /// Retail order state.
+    pub state: OrderState,
+    /// Escrow ledger.
+    pub escrow: Escrow,
+    /// Retail leg.
+    pub retail: RetailLeg,
+    /// Logistics leg, absent for seller-managed delivery.
+    pub logistics: Option<LogisticsLeg>,
+    /// The cancellation, once one started.
+    pub cancellation: Option<Cancellation>,
+    /// Our `/update` to the SNP awaiting its `/on_update`.
+    pub awaiting_update: Option<MessageId>,
+    /// Registration time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One fulfillment as a callback reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FulfillmentReport {
+    /// Its id.
+    pub id: String,
+    /// Its type, when given.
+    pub kind: Option<String>,
+    /// Its reported state.
+    pub state: FulfillmentState,
+    /// When the state was reached, when given.
+    pub at: Option<DateTime<Utc>>,
+}
+
+/// What a callback from the SNP or the LSP says about the order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Callback {
+    /// `context.message_id`.
+    pub message_id: MessageId,
+    /// `message.order.state`, when known.
+    pub order_state: Option<OrderState>,
+    /// Fulfillment states.
+    pub fulfillments: Vec<FulfillmentReport>,
+    /// Who cancelled (`cancellation.cancelled_by`, `cancel_request.initiated_by`, `rto_event.cancelled_by`).
+    pub cancelled_by: Option<String>,
+    /// The reason (`cancellation.reason.id`, `cancel_request.reason_id`, `rto_event.cancellation_reason_id`).
+    pub reason: Option<String>,
+    /// `quote.price`, when given.
+    pub quote: Option<Money>,
+    /// `context.timestamp`.
+    pub at: DateTime<Utc>,
+}
+
+/// Something that happened to an order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// The buyer side (buyer app `/cancel`, or an accepted REST request) cancels.
+    Cancel {
+        /// Which side asked (a REST request by the provider is the seller side).
+        by: Party,
+        /// Who asked (subscriber or user id).
+        initiated_by: String,
+        /// Retail reason code.
+        reason: String,
+        /// A single fulfillment to cancel, when named.
+        fulfillment_id: Option<String>,
+    },
+    /// SNP `/on_cancel`.
+    RetailOnCancel(Callback),
+    /// SNP `/on_update`.
+    RetailOnUpdate(Callback),
+    /// SNP `/on_status`.
+    RetailStatus(Callback),
+    /// LSP `/on_cancel`.
+    LogisticsOnCancel(Callback),
+    /// LSP `/on_status` or `/on_update`.
+    LogisticsStatus(Callback),
+}
+
+/// Which leg a message goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Leg {
+    /// To the SNP.
+    Retail,
+    /// To the LSP.
+    Logistics,
+}
+
+/// A fulfillment state reported to the SNP in `update_state`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateReport {
+    /// Fulfillment id.
+    pub id: String,
+    /// Its state.
+    pub state: FulfillmentState,
+    /// When it was reached.
+    pub at: DateTime<Utc>,
+}
+
+/// A message the machine wants sent; the outbox delivers it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Command {
+    /// `/cancel` to a leg.
+    Cancel {
+        /// Which leg.
+        leg: Leg,
+        /// Fresh message_id.
+        message_id: MessageId,
+        /// `cancellation_reason_id`.
+        reason: String,
+        /// `cancel_request.initiated_by`.
+        initiated_by: String,
+        /// `descriptor.short_desc` (fulfillment-level cancel), when known.
+        fulfillment_id: Option<String>,
+    },
+    /// `/update` (`update_target: fulfillment`) to the SNP with states and any claim.
+    UpdateStates {
+        /// Fresh message_id.
+        message_id: MessageId,
+        /// Forward and RTO fulfillment states.
+        states: Vec<StateReport>,
+        /// `bnp_receivables_claim`, when the SNP owes charges.
+        claim: Option<Money>,
+    },
+}
+
+impl Command {
+    /// The leg, Beckn action and message_id of the message.
+    pub fn route(&self) -> (Leg, &'static str, &MessageId) {
+        match self {
+            Self::Cancel {
+                leg, message_id, ..
+            } => (*leg, "cancel", message_id),
+            Self::UpdateStates { message_id, .. } => (Leg::Retail, "update", message_id),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn money_parses_beckn_decimals_into_minor_units() {
+        assert_eq!(Money::parse("INR", "540.00").unwrap().minor, 54000);
+        assert_eq!(Money::parse("INR", "50").unwrap().minor, 5000);
+        assert_eq!(Money::parse("INR", "0.5").unwrap().minor, 50);
+        assert_eq!(Money::parse("INR", "12.34").unwrap().value(), "12.34");
+        for bad in ["", "-1", "1.234", "1e3", ".5", "abc", "1.2.3"] {
+            assert!(Money::parse("INR", bad).is_none(), "{bad}");
+        }
+        assert!(Money::parse("inr", "1").is_none());
+    }
+}
