@@ -6,9 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use ondc_gateway::signing::{
-    BodyDigest, KeyId, PrivateKey, SignatureHeader, Signer, ValidityPolicy, verify,
-};
+use ondc_gateway::signing::{BodyDigest, KeyId, PrivateKey, SignatureHeader, Signer, ValidityPolicy, verify};
 use std::hint::black_box;
 
 const BODY: &[u8] = include_bytes!("../fixtures/bench/on_cancel-2KiB.json");
@@ -30,16 +28,7 @@ fn signing(c: &mut Criterion) {
         b.iter(|| signer.sign(black_box(BODY), created, expires))
     });
     g.bench_function("verify", |b| {
-        b.iter(|| {
-            verify(
-                black_box(&header),
-                black_box(BODY),
-                &public,
-                created,
-                &policy,
-            )
-            .unwrap()
-        })
+        b.iter(|| verify(black_box(&header), black_box(BODY), &public, created, &policy).unwrap())
     });
     g.bench_function("verify_full_header", |b| {
         b.iter(|| {

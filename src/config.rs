@@ -50,6 +50,58 @@ pub struct Settings {
     /// What protocol versions we accept.
     #[serde(default)]
     pub protocol: ProtocolSettings,
+    /// Outbound delivery and retries.
+    #[serde(default)]
+    pub outbox: OutboxSettings,
+    /// The REST API.
+    pub rest: RestSettings,
+}
+
+/// Outbound delivery settings.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutboxSettings {
+    /// Attempts before a message is marked failed.
+    pub max_attempts: u32,
+    /// Delay before the first retry.
+    pub initial_backoff_ms: u64,
+    /// Longest delay between retries.
+    pub max_backoff_ms: u64,
+    /// Time a counterpart has to answer one attempt.
+    pub request_timeout_ms: u64,
+}
+
+impl Default for OutboxSettings {
+    fn default() -> Self {
+        Self {
+            max_attempts: 8,
+            initial_backoff_ms: 500,
+            max_backoff_ms: 60_000,
+            request_timeout_ms: 10_000,
+        }
+    }
+}
+
+impl OutboxSettings {
+    /// The retry policy.
+    pub fn policy(&self) -> crate::outbound::RetryPolicy {
+        crate::outbound::RetryPolicy {
+            max_attempts: self.max_attempts,
+            initial_backoff: Duration::from_millis(self.initial_backoff_ms),
+            max_backoff: Duration::from_millis(self.max_backoff_ms),
+        }
+    }
+}
+
+/// REST API settings.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RestSettings {
+    /// HS256 secret for bearer tokens (at least 32 bytes).
+    pub token_secret: String,
+    /// Where notifications are POSTed (JSON), through the outbox.
+    #[serde(default)]
+    pub webhook_url: Option<String>,
 }
 
 /// HTTP server settings.
@@ -171,16 +223,14 @@ impl Settings {
                 file.display()
             )));
         }
-        Self::from_figment(
-            Figment::from(Toml::file(file)).merge(Env::prefixed(ENV_PREFIX).split("__")),
-        )
-        .map_err(|e| {
-            ConfigError(format!(
-                "{} (file {}, then {ENV_PREFIX}* variables)",
-                e.0,
-                file.display()
-            ))
-        })
+        Self::from_figment(Figment::from(Toml::file(file)).merge(Env::prefixed(ENV_PREFIX).split("__")))
+            .map_err(|e| {
+                ConfigError(format!(
+                    "{} (file {}, then {ENV_PREFIX}* variables)",
+                    e.0,
+                    file.display()
+                ))
+            })
     }
 
     /// Parses settings from TOML text alone (tests, embedded defaults).
@@ -191,12 +241,7 @@ impl Settings {
     fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
         let settings: Self = figment.extract().map_err(|e| {
             // figment names the key path of the offending value; keep only the first error.
-            ConfigError(
-                e.into_iter()
-                    .next()
-                    .map(|e| e.to_string())
-                    .unwrap_or_default(),
-            )
+            ConfigError(e.into_iter().next().map(|e| e.to_string()).unwrap_or_default())
         })?;
         settings.check()?;
         Ok(settings)
@@ -211,17 +256,19 @@ impl Settings {
         if self.server.max_body_bytes == 0 {
             return Err(ConfigError("server.max_body_bytes must be > 0".into()));
         }
-        if !(self.subscriber_url.starts_with("http://")
-            || self.subscriber_url.starts_with("https://"))
-        {
+        if !(self.subscriber_url.starts_with("http://") || self.subscriber_url.starts_with("https://")) {
             return Err(ConfigError(
                 "subscriber_url must be an http:// or https:// URL".into(),
             ));
         }
+        if self.rest.token_secret.len() < 32 {
+            return Err(ConfigError("rest.token_secret must be at least 32 bytes".into()));
+        }
+        if self.outbox.max_attempts == 0 {
+            return Err(ConfigError("outbox.max_attempts must be at least 1".into()));
+        }
         if self.registry.file.is_none() && self.registry.lookup_url.is_none() {
-            return Err(ConfigError(
-                "registry: set file, lookup_url, or both".into(),
-            ));
+            return Err(ConfigError("registry: set file, lookup_url, or both".into()));
         }
         Ok(())
     }
@@ -256,6 +303,8 @@ mod tests {
         subscriber_url = "http://127.0.0.1:8080"
         [registry]
         file = "config/registry.json"
+        [rest]
+        token_secret = "0123456789abcdef0123456789abcdef"
     "#;
 
     #[test]
@@ -272,20 +321,17 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("cache_ttl"), "{err}");
-        let err =
-            Settings::from_toml(&MINIMAL.replace("[registry]", "[server]\nbnid = 1\n[registry]"))
-                .unwrap_err()
-                .to_string();
+        let err = Settings::from_toml(&MINIMAL.replace("[registry]", "[server]\nbnid = 1\n[registry]"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("bnid"), "{err}");
     }
 
     #[test]
     fn a_bad_key_is_refused_without_echoing_it() {
-        let err = Settings::from_toml(
-            &MINIMAL.replace("G0Pme72u8Y1MwxHqvY4iBW", "G0Pme72u8Y1MwxHqvY4iBX"),
-        )
-        .unwrap_err()
-        .to_string();
+        let err = Settings::from_toml(&MINIMAL.replace("G0Pme72u8Y1MwxHqvY4iBW", "G0Pme72u8Y1MwxHqvY4iBX"))
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("signing_private_key") && !err.contains("G0Pme72u"),
             "{err}"

@@ -9,6 +9,7 @@ pub mod clock;
 pub mod config;
 pub mod http;
 pub mod orchestrator;
+pub mod outbound;
 pub mod protocol;
 pub mod registry;
 pub mod signing;

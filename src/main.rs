@@ -20,6 +20,8 @@ enum Command {
     Keygen,
     /// Print the Beckn Authorization header for the body on standard input.
     Sign(cli::SignArgs),
+    /// Mint a REST bearer token (HS256 with rest.token_secret from the config).
+    Token(cli::TokenArgs),
     /// Check a Beckn signature header against the body on standard input (exit 0 valid, 1 invalid, 2 usage).
     Verify(cli::VerifyArgs),
 }
@@ -38,5 +40,6 @@ fn main() -> ExitCode {
         Command::Keygen => cli::keygen(),
         Command::Sign(args) => cli::sign(args),
         Command::Verify(args) => cli::verify(args),
+        Command::Token(args) => cli::token(args),
     }
 }

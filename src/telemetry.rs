@@ -1,8 +1,6 @@
 //! Logs (tracing) and metrics (Prometheus text at `GET /metrics`).
 
-use prometheus::{
-    Encoder as _, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
-};
+use prometheus::{Encoder as _, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
 
 /// Installs the global tracing subscriber: `RUST_LOG`-style filtering (default `info`), JSON
 /// lines when `ONDC_GW_LOG_FORMAT=json`. Safe to call more than once.
@@ -28,6 +26,8 @@ pub struct Metrics {
     pub verification_failures: IntCounterVec,
     /// Time from request to answer, by action.
     pub latency: HistogramVec,
+    /// Outbox delivery attempts by action and outcome (`delivered`, `retry`, `failed`).
+    pub outbox: IntCounterVec,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -55,15 +55,21 @@ impl Metrics {
             &["reason"],
         )?;
         let latency = HistogramVec::new(
-            HistogramOpts::new(
-                "beckn_request_duration_seconds",
-                "Time to answer a Beckn request",
-            )
-            .buckets(vec![
-                0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
-            ]),
+            HistogramOpts::new("beckn_request_duration_seconds", "Time to answer a Beckn request").buckets(
+                vec![
+                    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+                ],
+            ),
             &["action"],
         )?;
+        let outbox = IntCounterVec::new(
+            Opts::new(
+                "outbox_attempts_total",
+                "Outbound delivery attempts, by action and outcome",
+            ),
+            &["action", "outcome"],
+        )?;
+        registry.register(Box::new(outbox.clone()))?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(verification_failures.clone()))?;
         registry.register(Box::new(latency.clone()))?;
@@ -72,6 +78,7 @@ impl Metrics {
             requests,
             verification_failures,
             latency,
+            outbox,
         })
     }
 

@@ -5,11 +5,13 @@
 mod keygen;
 mod serve;
 mod sign;
+mod token;
 mod verify;
 
 pub use keygen::keygen;
 pub use serve::{ServeArgs, serve};
 pub use sign::{SignArgs, sign};
+pub use token::{TokenArgs, token};
 pub use verify::{VerifyArgs, verify};
 
 use std::io::Read as _;

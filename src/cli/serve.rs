@@ -26,8 +26,7 @@ pub fn serve(args: ServeArgs) -> ExitCode {
         }
     };
     let result = actix_web::rt::System::new().block_on(async move {
-        let app =
-            Application::build(&settings, Arc::new(SystemClock)).map_err(|e| e.to_string())?;
+        let app = Application::build(&settings, Arc::new(SystemClock)).map_err(|e| e.to_string())?;
         tracing::info!(
             subscriber_id = %settings.subscriber_id,
             address = %format!("{}:{}", settings.server.bind.ip(), app.port()),

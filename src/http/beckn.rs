@@ -8,12 +8,20 @@
 
 use super::AppState;
 use super::rejection::Rejection;
+use crate::orchestrator::{
+    Command, Event, EventError, Inputs, Order, Outcome, build, order_id_of, read_event, transition,
+};
 use crate::protocol::{ACK_BODY, Action, ErrorType, check_context, parse_strict, peek_family};
+use crate::protocol::{Context, DomainFamily, MessageId, NackError, nack_body};
 use crate::registry::{KeyRejection, Participant};
 use crate::signing::{HeaderRole, SignatureHeader, verify};
-use crate::store::{Accepted, InboundRecord, StoredAnswer, Verification};
+use crate::store::{
+    Accepted, Decision, DeliveryStatus, Destination, Effect, InboundRecord, OutboxEntry, StoredAnswer,
+    Verification,
+};
 use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
 use futures_util::StreamExt as _;
 use std::sync::Arc;
 use std::time::Instant;
@@ -57,17 +65,13 @@ pub async fn receive(
     let (outcome, response) = match result {
         Ok((outcome, answer)) => (
             outcome,
-            HttpResponse::build(
-                actix_web::http::StatusCode::from_u16(answer.status).unwrap_or_default(),
-            )
-            .insert_header((CONTENT_TYPE, HeaderValue::from_static("application/json")))
-            .body(answer.body),
+            HttpResponse::build(actix_web::http::StatusCode::from_u16(answer.status).unwrap_or_default())
+                .insert_header((CONTENT_TYPE, HeaderValue::from_static("application/json")))
+                .body(answer.body),
         ),
         Err(rejection) => {
             if let Rejection::Unauthorized {
-                reason,
-                ref message,
-                ..
+                reason, ref message, ..
             } = rejection
             {
                 state
@@ -173,11 +177,7 @@ async fn handle(
     span.record("message_id", context.message_id.as_str());
 
     // The signer must be the party the context says is speaking, registered in that role.
-    let sender_field = if action.is_callback() {
-        "bpp_id"
-    } else {
-        "bap_id"
-    };
+    let sender_field = if action.is_callback() { "bpp_id" } else { "bap_id" };
     if header.key_id.subscriber_id != *context.sender() {
         return Err(unauthorized(
             HeaderRole::Authorization,
@@ -209,10 +209,6 @@ async fn handle(
         ));
     }
 
-    let answer = StoredAnswer {
-        status: 200,
-        body: String::from_utf8_lossy(ACK_BODY).into_owned(),
-    };
     let record = InboundRecord {
         sender: context.sender().clone(),
         action,
@@ -226,22 +222,162 @@ async fn handle(
             key_id: header.key_id.to_string(),
             gateway_key_id: gateway,
         },
-        answer: answer.clone(),
+        answer: ack(),
     };
+    let event = read_event(&context, &json);
+    let order_ref = order_id_of(&context, &json);
+    let now = state.clock.now();
+    let decide = |order: Option<&Order>| decide(order, &context, order_ref.as_deref(), &event, now, state);
     match state
         .store
-        .accept_inbound(record)
+        .accept_inbound(record, &decide)
         .await
         .map_err(|e| Rejection::Internal(e.to_string()))?
     {
-        Accepted::New { seq } => {
-            tracing::info!(seq, "accepted");
-            Ok(("ack", answer))
+        Accepted::New { seq, answer } => {
+            // Whatever the step enqueued goes out now rather than at the worker's next poll.
+            state.wake.notify_one();
+            let outcome = if answer.status == 200 {
+                "ack"
+            } else {
+                "nack_domain"
+            };
+            tracing::info!(seq, status = answer.status, "stored");
+            Ok((outcome, answer))
         }
         Accepted::Duplicate { first } => {
             tracing::info!("duplicate; answered as the first time");
             Ok(("duplicate", first))
         }
+    }
+}
+
+fn ack() -> StoredAnswer {
+    StoredAnswer {
+        status: 200,
+        body: String::from_utf8_lossy(ACK_BODY).into_owned(),
+    }
+}
+
+fn domain_nack(code: &'static str, message: String, path: Option<String>) -> StoredAnswer {
+    let body = nack_body(&NackError {
+        kind: ErrorType::Domain,
+        code,
+        message,
+        path,
+    });
+    StoredAnswer {
+        status: 400,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    }
+}
+
+/// What a verified, valid message does to the order it belongs to; runs inside the store's
+/// atomic step. Messages for transactions the gateway does not track are stored and ACKed.
+fn decide(
+    order: Option<&Order>,
+    context: &Context,
+    order_ref: Option<&str>,
+    event: &Result<Event, EventError>,
+    now: DateTime<Utc>,
+    state: &AppState,
+) -> Decision {
+    let Some(order) = order else {
+        return Decision {
+            answer: ack(),
+            effect: None,
+        };
+    };
+    // The buyer app's /update is kept for audit; the gateway relays fulfillment state itself.
+    if context.action == Action::Update {
+        return Decision {
+            answer: ack(),
+            effect: None,
+        };
+    }
+    let expected_order = match (context.family, &order.logistics) {
+        (DomainFamily::Logistics, Some(leg)) => leg.order_id.as_str(),
+        (DomainFamily::Retail, _) | (DomainFamily::Logistics, None) => order.id.as_str(),
+    };
+    if order_ref.is_some_and(|r| r != expected_order) {
+        let path = if context.action == Action::Cancel {
+            "$.message.order_id"
+        } else {
+            "$.message.order.id"
+        };
+        return Decision {
+            answer: domain_nack(
+                "20007",
+                format!(
+                    "order {} is not the order of transaction {}",
+                    order_ref.unwrap_or_default(),
+                    context.transaction_id
+                ),
+                Some(path.into()),
+            ),
+            effect: None,
+        };
+    }
+    let event = match event {
+        Ok(e) => e,
+        Err(e) => {
+            return Decision {
+                answer: domain_nack("20006", e.message.clone(), Some(e.path.clone())),
+                effect: None,
+            };
+        }
+    };
+    let mut new_id = MessageId::generate;
+    let mut inputs = Inputs {
+        now,
+        our_id: &state.our_id,
+        new_id: &mut new_id,
+    };
+    match transition(order, event, &mut inputs) {
+        Ok(Outcome::Absorbed) => Decision {
+            answer: ack(),
+            effect: None,
+        },
+        Ok(Outcome::Applied { order, commands }) => {
+            let outbox = commands
+                .iter()
+                .map(|c| outbox_entry(&order, c, now, state))
+                .collect();
+            Decision {
+                answer: ack(),
+                effect: Some(Effect {
+                    order: *order,
+                    outbox,
+                }),
+            }
+        }
+        Err(refusal) => Decision {
+            answer: domain_nack(refusal.code(), refusal.to_string(), None),
+            effect: None,
+        },
+    }
+}
+
+/// The outbox entry of a command: its body built and addressed now, sent by the worker.
+pub fn outbox_entry(order: &Order, command: &Command, now: DateTime<Utc>, state: &AppState) -> OutboxEntry {
+    let (leg, action, message_id) = command.route();
+    let addressed = build(order, command, &state.identity, now);
+    OutboxEntry {
+        message_id: message_id.clone(),
+        order_id: order.id.clone(),
+        action: action.to_owned(),
+        destination: Destination::Beckn {
+            leg,
+            counterpart: addressed.counterpart,
+        },
+        url: addressed.url,
+        body: String::from_utf8_lossy(&addressed.body).into_owned(),
+        status: DeliveryStatus::Pending,
+        attempts: 0,
+        next_attempt_at: now,
+        last_error: None,
+        created_at: now,
+        delivered_at: None,
     }
 }
 
@@ -277,10 +413,7 @@ async fn read_body(
 }
 
 /// The parsed signature header of `role`, `None` if absent.
-fn signature_header(
-    headers: &HeaderMap,
-    role: HeaderRole,
-) -> Result<Option<SignatureHeader>, Rejection> {
+fn signature_header(headers: &HeaderMap, role: HeaderRole) -> Result<Option<SignatureHeader>, Rejection> {
     let names: &[&str] = match role {
         HeaderRole::Authorization => &["authorization"],
         HeaderRole::Gateway => &["x-gateway-authorization", "proxy-authorization"],
@@ -321,11 +454,7 @@ async fn authenticate(
         .await
         .map_err(|e| match e {
             KeyRejection::LookupFailed(cause) => Rejection::RegistryUnavailable(cause),
-            other => unauthorized(
-                role,
-                other.reason(),
-                &format!("{}: {other}", role.header_name()),
-            ),
+            other => unauthorized(role, other.reason(), &format!("{}: {other}", role.header_name())),
         })?;
     verify(
         header,

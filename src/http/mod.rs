@@ -5,11 +5,14 @@
 mod beckn;
 mod ops;
 mod rejection;
+pub mod rest;
 
 pub use rejection::Rejection;
 
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::orchestrator::Identity;
+use crate::outbound::{OutboundClient, OutboxWorker};
 use crate::protocol::{Schemas, SubscriberId};
 use crate::registry::Registry;
 use crate::signing::ValidityPolicy;
@@ -17,9 +20,11 @@ use crate::store::{SledStore, Store};
 use crate::telemetry::Metrics;
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
+use rest::auth::TokenKeys;
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::Notify;
 
 /// What every handler shares.
 pub struct AppState {
@@ -43,6 +48,12 @@ pub struct AppState {
     pub body_timeout: Duration,
     /// Metrics.
     pub metrics: Arc<Metrics>,
+    /// Who we are in the messages we build.
+    pub identity: Identity,
+    /// REST bearer token keys.
+    pub tokens: TokenKeys,
+    /// Wakes the outbox worker after something was enqueued.
+    pub wake: Arc<Notify>,
 }
 
 /// Why the application could not start.
@@ -59,18 +70,18 @@ pub struct Application {
     port: u16,
     server: Server,
     store: Arc<dyn Store>,
+    worker: OutboxWorker,
 }
 
 impl Application {
     /// Opens the store, loads the registry and schemas, and binds the listener.
     pub fn build(settings: &Settings, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
-        let store: Arc<dyn Store> =
-            Arc::new(SledStore::open(&settings.store.path).map_err(|e| {
-                StartError(format!("store at {}: {e}", settings.store.path.display()))
-            })?);
-        let registry = Arc::new(
-            Registry::new(&settings.registry, store.clone(), clock.clone()).map_err(start_error)?,
+        let store: Arc<dyn Store> = Arc::new(
+            SledStore::open(&settings.store.path)
+                .map_err(|e| StartError(format!("store at {}: {e}", settings.store.path.display())))?,
         );
+        let registry =
+            Arc::new(Registry::new(&settings.registry, store.clone(), clock.clone()).map_err(start_error)?);
         let state = web::Data::new(AppState {
             our_id: settings.subscriber_id.clone(),
             registry,
@@ -82,7 +93,30 @@ impl Application {
             max_body: settings.server.max_body_bytes,
             body_timeout: settings.server.body_timeout(),
             metrics: Arc::new(Metrics::new().map_err(start_error)?),
+            identity: Identity {
+                subscriber_id: settings.subscriber_id.clone(),
+                subscriber_url: settings.subscriber_url.clone(),
+            },
+            tokens: TokenKeys::hs256(settings.rest.token_secret.as_bytes()),
+            wake: Arc::new(Notify::new()),
         });
+        let client = OutboundClient::new(
+            settings.signer(),
+            settings.signing.ttl_secs,
+            Duration::from_millis(settings.outbox.request_timeout_ms),
+            state.clock.clone(),
+        )
+        .map_err(start_error)?;
+        let worker = OutboxWorker::new(
+            store.clone(),
+            client,
+            state.registry.clone(),
+            state.clock.clone(),
+            settings.outbox.policy(),
+            state.wake.clone(),
+            state.metrics.clone(),
+            settings.rest.webhook_url.clone(),
+        );
         let listener = TcpListener::bind(settings.server.bind)
             .map_err(|e| StartError(format!("cannot listen on {}: {e}", settings.server.bind)))?;
         let port = listener.local_addr().map_err(start_error)?.port();
@@ -95,13 +129,18 @@ impl Application {
                 .app_data(state.clone())
                 .route("/healthz", web::get().to(ops::healthz))
                 .route("/metrics", web::get().to(ops::metrics))
+                .service(
+                    web::scope("/api/v1")
+                        .app_data(web::PayloadConfig::new(256 * 1024))
+                        .route("/orders", web::post().to(rest::orders::register))
+                        .route("/orders/{id}", web::get().to(rest::orders::show))
+                        .route("/orders/{id}/timeline", web::get().to(rest::orders::timeline)),
+                )
                 .route("/{action}", web::post().to(beckn::receive))
                 .default_service(web::to(ops::not_found))
         })
         .workers(workers)
-        .client_request_timeout(Duration::from_millis(
-            settings.server.client_request_timeout_ms,
-        ))
+        .client_request_timeout(Duration::from_millis(settings.server.client_request_timeout_ms))
         .shutdown_timeout(5)
         .listen(listener)
         .map_err(start_error)?
@@ -110,6 +149,7 @@ impl Application {
             port,
             server,
             store,
+            worker,
         })
     }
 
@@ -128,8 +168,13 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until stopped (SIGINT/SIGTERM or the handle).
+    /// Serves, and delivers the outbox, until stopped (SIGINT/SIGTERM or the handle).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let worker = tokio::spawn(self.worker.run());
+        let result = self.server.await;
+        worker.abort();
+        // Wait for the worker to be gone, so the store it holds is released with the server.
+        let _ = worker.await;
+        result
     }
 }

@@ -92,12 +92,7 @@ impl Rejection {
             ),
             Self::BodyTimeout => (
                 StatusCode::REQUEST_TIMEOUT,
-                nack(
-                    ErrorType::Core,
-                    "10000",
-                    "body did not arrive in time",
-                    None,
-                ),
+                nack(ErrorType::Core, "10000", "body did not arrive in time", None),
                 None,
             ),
             Self::BodyUnreadable => (
@@ -110,11 +105,7 @@ impl Rejection {
                 nack(ErrorType::Policy, "10001", &message, None),
                 Some(role),
             ),
-            Self::Invalid {
-                kind,
-                path,
-                message,
-            } => (
+            Self::Invalid { kind, path, message } => (
                 StatusCode::BAD_REQUEST,
                 nack(kind, bad_request_code, &message, path),
                 None,

@@ -80,12 +80,7 @@ fn callback(context: &Context, message: &Value) -> Result<Callback, EventError> 
     let mut fulfillments = Vec::new();
     let mut reason = text(&order["cancellation"]["reason"]["id"]);
     let mut cancelled_by = text(&order["cancellation"]["cancelled_by"]);
-    for (i, f) in order["fulfillments"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .enumerate()
-    {
+    for (i, f) in order["fulfillments"].as_array().into_iter().flatten().enumerate() {
         let Some(code) = text(&f["state"]["descriptor"]["code"]) else {
             continue;
         };
@@ -97,11 +92,8 @@ fn callback(context: &Context, message: &Value) -> Result<Callback, EventError> 
             .or_else(|| text(&f["end"]["time"]["timestamp"]))
             .or_else(|| text(&f["start"]["time"]["timestamp"]))
             .and_then(|t| {
-                parse_timestamp(&t).or_else(|| {
-                    chrono::DateTime::parse_from_rfc3339(&t)
-                        .ok()
-                        .map(|d| d.to_utc())
-                })
+                parse_timestamp(&t)
+                    .or_else(|| chrono::DateTime::parse_from_rfc3339(&t).ok().map(|d| d.to_utc()))
             });
         for tags in [&f["tags"], &f["state"]["tags"]] {
             reason = reason

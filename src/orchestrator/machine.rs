@@ -12,7 +12,7 @@
 
 use super::model::{
     Callback, Cancellation, Command, Event, Fulfillment, FulfillmentReport, Leg, LegStatus, Order,
-    StateReport,
+    OrderStatus, StateReport,
 };
 use super::reasons::{self, Party};
 use super::states::{FulfillmentState, OrderState};
@@ -73,11 +73,7 @@ pub struct Inputs<'a> {
 }
 
 /// The transition function.
-pub fn transition(
-    order: &Order,
-    event: &Event,
-    inputs: &mut Inputs<'_>,
-) -> Result<Outcome, Refusal> {
+pub fn transition(order: &Order, event: &Event, inputs: &mut Inputs<'_>) -> Result<Outcome, Refusal> {
     if order.state.is_terminal() {
         return match event {
             Event::Cancel { .. } => Err(Refusal::InvalidOrderState(format!(
@@ -156,14 +152,8 @@ pub fn transition(
                         .cancelled_by
                         .clone()
                         .unwrap_or_else(|| order.retail.bpp_id.to_string());
-                    let logistics_reason = cascade_to_logistics(
-                        &mut next,
-                        &reason,
-                        Party::Seller,
-                        &by,
-                        inputs,
-                        &mut commands,
-                    );
+                    let logistics_reason =
+                        cascade_to_logistics(&mut next, &reason, Party::Seller, &by, inputs, &mut commands);
                     next.cancellation = Some(Cancellation {
                         initiator: Party::Seller,
                         initiated_by: by,
@@ -194,10 +184,7 @@ pub fn transition(
                     apply_logistics(&mut next, cb)?;
                     set_logistics_status(&mut next, LegStatus::Cancelled);
                     let reason = cb.reason.clone().unwrap_or_default();
-                    let lsp_id = cb
-                        .cancelled_by
-                        .clone()
-                        .unwrap_or_else(|| leg.bpp_id.to_string());
+                    let lsp_id = cb.cancelled_by.clone().unwrap_or_else(|| leg.bpp_id.to_string());
                     let retail_reason = reasons::retail_reason_for_lsp(&reason);
                     match &order.retail.status {
                         LegStatus::Active => {
@@ -247,11 +234,7 @@ pub fn transition(
             Some(awaited) if *awaited == cb.message_id => {
                 // The SNP acknowledged the final states and charges: the order ends here.
                 for report in &cb.fulfillments {
-                    if let Some(f) = next
-                        .retail
-                        .fulfillments
-                        .iter_mut()
-                        .find(|f| f.id == report.id)
+                    if let Some(f) = next.retail.fulfillments.iter_mut().find(|f| f.id == report.id)
                         && f.state.can_move_to(report.state)
                     {
                         f.state = report.state;
@@ -272,6 +255,16 @@ pub fn transition(
         },
     }
     settle(&mut next, inputs, &mut commands);
+    next.status = match next.state {
+        OrderState::Cancelled => OrderStatus::Cancelled,
+        OrderState::Completed => OrderStatus::Completed,
+        OrderState::Created | OrderState::Accepted | OrderState::InProgress
+            if next.cancellation.is_some() =>
+        {
+            OrderStatus::Cancelled
+        }
+        OrderState::Created | OrderState::Accepted | OrderState::InProgress => next.status,
+    };
     if next == *order && commands.is_empty() {
         return Ok(Outcome::Absorbed);
     }
@@ -324,8 +317,7 @@ fn cascade_to_logistics(
                 .any(|f| !f.is_rto() && f.state.is_picked_up())
         });
     let leg = order.logistics.as_mut()?;
-    let reason =
-        reasons::logistics_reason_for(retail_reason, by, picked_up, &leg.domain).to_owned();
+    let reason = reasons::logistics_reason_for(retail_reason, by, picked_up, &leg.domain).to_owned();
     match &leg.status {
         LegStatus::Active => {
             let message_id = (inputs.new_id)();
@@ -365,19 +357,13 @@ fn apply_logistics(order: &mut Order, cb: &Callback) -> Result<(), Refusal> {
             )));
         }
         if !known && !is_rto {
-            // The LSP names its forward fulfillment in its first message; adopt it, starting
-            // from what the retail side knew.
-            let start = order
-                .retail
-                .fulfillments
-                .iter()
-                .find(|f| f.id == leg.linked_fulfillment_id)
-                .map_or(FulfillmentState::Pending, |f| f.state);
+            // The LSP names its forward fulfillment in its first message: adopt it as reported
+            // (it is the LSP's own view; the retail mirror below stays checked).
             leg.fulfillments.push(Fulfillment {
                 id: report.id.clone(),
                 kind: report.kind.clone().unwrap_or_else(|| "Delivery".into()),
-                state: start,
-                updated_at: None,
+                state: report.state,
+                updated_at: report.at,
             });
         }
     }
@@ -393,18 +379,14 @@ fn apply_logistics(order: &mut Order, cb: &Callback) -> Result<(), Refusal> {
         } else {
             leg.linked_fulfillment_id.clone()
         };
-        match order
-            .retail
-            .fulfillments
-            .iter_mut()
-            .find(|f| f.id == target)
-        {
-            Some(f) => {
-                if f.state.can_move_to(report.state) {
-                    f.state = report.state;
-                    f.updated_at = report.at.or(Some(cb.at));
-                }
+        match order.retail.fulfillments.iter_mut().find(|f| f.id == target) {
+            // The retail view follows the LSP where the move is legal there too; otherwise the
+            // retail side already knows better (the seller reported it).
+            Some(f) if f.state.can_move_to(report.state) => {
+                f.state = report.state;
+                f.updated_at = report.at.or(Some(cb.at));
             }
+            Some(_) => {}
             None if is_rto => order.retail.fulfillments.push(Fulfillment {
                 id: target,
                 kind: "RTO".into(),
@@ -434,7 +416,7 @@ fn apply_reports(
             continue;
         }
         match fulfillments.iter_mut().find(|f| f.id == report.id) {
-            Some(f) if f.state == report.state => {}
+            Some(f) if f.state.same_outcome(report.state) => {}
             Some(f) if f.state.can_move_to(report.state) => {
                 f.state = report.state;
                 f.updated_at = report.at.or(f.updated_at);
@@ -451,14 +433,12 @@ fn apply_reports(
                     f.id, f.state, report.state
                 )));
             }
-            None if report.state == FulfillmentState::RtoInitiated => {
-                fulfillments.push(Fulfillment {
-                    id: report.id.clone(),
-                    kind: report.kind.clone().unwrap_or_else(|| "RTO".into()),
-                    state: report.state,
-                    updated_at: report.at,
-                })
-            }
+            None if report.state == FulfillmentState::RtoInitiated => fulfillments.push(Fulfillment {
+                id: report.id.clone(),
+                kind: report.kind.clone().unwrap_or_else(|| "RTO".into()),
+                state: report.state,
+                updated_at: report.at,
+            }),
             None => {
                 return Err(Refusal::FulfillmentNotFound(format!(
                     "{leg} fulfillment {} is not part of the order",

@@ -22,6 +22,8 @@ fn order(with_logistics: bool, forward: S) -> Order {
         customer_id: "cust-1".into(),
         provider_id: "prov-1".into(),
         state: OrderState::InProgress,
+        status: OrderStatus::Active,
+        cancel_requests: vec![],
         escrow: Escrow {
             currency: "INR".into(),
             held: 54000,
@@ -132,12 +134,7 @@ fn cancel_cmd(c: &Command) -> (Leg, &str, &str, &str) {
             reason,
             initiated_by,
             ..
-        } => (
-            *leg,
-            message_id.as_str(),
-            reason.as_str(),
-            initiated_by.as_str(),
-        ),
+        } => (*leg, message_id.as_str(), reason.as_str(), initiated_by.as_str()),
         Command::UpdateStates { .. } => panic!("expected a cancel, got {c:?}"),
     }
 }
@@ -172,20 +169,14 @@ fn lsp_cancels_then_rto_delivered_claims_charges_from_the_seller() {
     let cmds = run.step(lsp_cancels("103", "50.00")).unwrap();
     assert_eq!(cmds.len(), 1);
     assert_eq!(cancel_cmd(&cmds[0]), (Leg::Retail, "m1", "103", "lsp.com"));
-    assert_eq!(
-        run.order.logistics.as_ref().unwrap().status,
-        LegStatus::Cancelled
-    );
+    assert_eq!(run.order.logistics.as_ref().unwrap().status, LegStatus::Cancelled);
     assert_eq!(
         run.order.retail.status,
         LegStatus::Cancelling {
             message_id: mid("m1")
         }
     );
-    assert_eq!(
-        run.order.cancellation.as_ref().unwrap().initiator,
-        Party::Lsp
-    );
+    assert_eq!(run.order.cancellation.as_ref().unwrap().initiator, Party::Lsp);
     assert!(
         run.order
             .retail
@@ -218,10 +209,7 @@ fn lsp_cancels_then_rto_delivered_claims_charges_from_the_seller() {
     let (states, claim) = update_cmd(&cmds[0]);
     assert_eq!(
         states,
-        vec![
-            ("F1".to_owned(), S::Rto),
-            ("F1-RTO".to_owned(), S::RtoDelivered)
-        ]
+        vec![("F1".to_owned(), S::Rto), ("F1-RTO".to_owned(), S::RtoDelivered)]
     );
     assert_eq!(claim, Money::parse("INR", "50.00"));
     assert_eq!(run.order.awaiting_update, Some(mid("m2")));
@@ -256,10 +244,7 @@ fn rto_disposed_for_a_buyer_fault_claims_nothing() {
         )))
         .unwrap();
     let (states, claim) = update_cmd(&cmds[0]);
-    assert_eq!(
-        states.last().unwrap(),
-        &("F1-RTO".to_owned(), S::RtoDisposed)
-    );
+    assert_eq!(states.last().unwrap(), &("F1-RTO".to_owned(), S::RtoDisposed));
     assert_eq!(claim, None);
 }
 
@@ -291,10 +276,7 @@ fn buyer_cancels_before_pickup_cancels_both_legs_then_relays_states() {
         })
         .unwrap();
     assert_eq!(cancel_cmd(&cmds[0]), (Leg::Retail, "m1", "053", "bnp.com"));
-    assert_eq!(
-        cancel_cmd(&cmds[1]),
-        (Leg::Logistics, "m2", "152", "bnp.com")
-    );
+    assert_eq!(cancel_cmd(&cmds[1]), (Leg::Logistics, "m2", "152", "bnp.com"));
     // The LSP answers first, then the seller.
     assert!(
         run.step(Event::LogisticsOnCancel(cb(
@@ -361,23 +343,13 @@ fn seller_cancels_and_the_reason_cascades_to_the_lsp() {
     snp.cancelled_by = Some("seller.com".into());
     let cmds = run.step(Event::RetailOnCancel(snp)).unwrap();
     assert_eq!(cmds.len(), 1);
-    assert_eq!(
-        cancel_cmd(&cmds[0]),
-        (Leg::Logistics, "m1", "151", "seller.com")
-    );
-    assert_eq!(
-        run.order.cancellation.as_ref().unwrap().initiator,
-        Party::Seller
-    );
+    assert_eq!(cancel_cmd(&cmds[0]), (Leg::Logistics, "m1", "151", "seller.com"));
+    assert_eq!(run.order.cancellation.as_ref().unwrap().initiator, Party::Seller);
     let mut lsp = cb("m1", vec![report("L-F1", "Delivery", S::Cancelled)]);
     lsp.quote = Money::parse("INR", "20.00");
     let cmds = run.step(Event::LogisticsOnCancel(lsp)).unwrap();
     let (_, claim) = update_cmd(&cmds[0]);
-    assert_eq!(
-        claim,
-        Money::parse("INR", "20.00"),
-        "002 is the seller's doing"
-    );
+    assert_eq!(claim, Money::parse("INR", "20.00"), "002 is the seller's doing");
 }
 
 #[test]

@@ -35,13 +35,7 @@ fn tags(group: &str, list: &[(&str, String)]) -> Value {
 pub fn build(order: &Order, command: &Command, me: &Identity, now: DateTime<Utc>) -> Addressed {
     let (leg, action, message_id) = command.route();
     let (domain, transaction_id, bpp_id, bpp_uri, order_id) = match (leg, &order.logistics) {
-        (Leg::Logistics, Some(l)) => (
-            &l.domain,
-            &l.transaction_id,
-            &l.bpp_id,
-            &l.bpp_uri,
-            &l.order_id,
-        ),
+        (Leg::Logistics, Some(l)) => (&l.domain, &l.transaction_id, &l.bpp_id, &l.bpp_uri, &l.order_id),
         (Leg::Retail, _) | (Leg::Logistics, None) => (
             &order.retail.domain,
             &order.retail.transaction_id,
@@ -72,7 +66,8 @@ pub fn build(order: &Order, command: &Command, me: &Identity, now: DateTime<Utc>
             fulfillment_id,
             ..
         } => {
-            let mut descriptor = json!({"tags": [tags("cancel_request", &[("initiated_by", initiated_by.clone())])]});
+            let mut descriptor =
+                json!({"tags": [tags("cancel_request", &[("initiated_by", initiated_by.clone())])]});
             if let Some(f) = fulfillment_id {
                 descriptor["name"] = json!("fulfillment");
                 descriptor["short_desc"] = json!(f);

@@ -16,8 +16,8 @@ pub use events::{EventError, order_id_of, read_event};
 pub use machine::{Inputs, Outcome, Refusal, transition};
 pub use messages::{Addressed, Identity, build};
 pub use model::{
-    Callback, Cancellation, Command, Escrow, Event, Fulfillment, FulfillmentReport, Leg, LegStatus,
-    LogisticsLeg, Money, Order, RetailLeg, StateReport,
+    Callback, CancelRequest, Cancellation, Command, Escrow, Event, Fulfillment, FulfillmentReport, Leg,
+    LegStatus, LogisticsLeg, Money, Order, OrderStatus, RequestStatus, RetailLeg, StateReport,
 };
 pub use reasons::Party;
 pub use states::{FulfillmentState, OrderState, UnknownState};

@@ -26,11 +26,7 @@ impl Money {
         if whole.is_empty() || whole.len() > 15 || frac.len() > 2 {
             return None;
         }
-        if !whole
-            .bytes()
-            .chain(frac.bytes())
-            .all(|b| b.is_ascii_digit())
-        {
+        if !whole.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
             return None;
         }
         let whole: i64 = whole.parse().ok()?;
@@ -159,6 +155,61 @@ pub struct Escrow {
     pub charged: i64,
 }
 
+/// The order's lifecycle as the REST API shows it, beside the network's `order.state`: a
+/// cancellation is `CANCELLED` for the customer and provider as soon as it is decided, while the
+/// network legs may still be winding down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum OrderStatus {
+    /// Live.
+    Active,
+    /// A customer or provider asked to cancel; the other party has not decided.
+    CancellationRequested,
+    /// Cancelled (by anyone).
+    Cancelled,
+    /// Delivered and done.
+    Completed,
+}
+
+/// Where a REST cancellation request stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestStatus {
+    /// Waiting for the other party.
+    Pending,
+    /// Accepted: the order is cancelled.
+    Accepted,
+    /// Rejected: the order went back to its status before the request.
+    Rejected,
+}
+
+/// A customer's or provider's request to cancel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CancelRequest {
+    /// Its id.
+    pub id: String,
+    /// `Buyer` for the customer, `Seller` for the provider.
+    pub requested_by: Party,
+    /// The requester's user id.
+    pub requester_id: String,
+    /// Retail reason code.
+    pub reason_code: String,
+    /// A single fulfillment, when named.
+    pub fulfillment_id: Option<String>,
+    /// Free text.
+    pub note: Option<String>,
+    /// Pending, accepted or rejected.
+    pub status: RequestStatus,
+    /// The order status before the request, restored on reject.
+    pub status_before: OrderStatus,
+    /// When it was made.
+    pub created_at: DateTime<Utc>,
+    /// Who decided it.
+    pub decided_by: Option<String>,
+    /// When it was decided.
+    pub decided_at: Option<DateTime<Utc>>,
+}
+
 /// An order the gateway tracks.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Order {
@@ -168,8 +219,12 @@ pub struct Order {
     pub customer_id: String,
     /// The provider (REST user id).
     pub provider_id: String,
-    /// Retail order state.
+    /// Retail order state on the network.
     pub state: OrderState,
+    /// The lifecycle as the REST API shows it.
+    pub status: OrderStatus,
+    /// REST cancellation requests, oldest first.
+    pub cancel_requests: Vec<CancelRequest>,
     /// Escrow ledger.
     pub escrow: Escrow,
     /// Retail leg.
@@ -297,9 +352,7 @@ impl Command {
     /// The leg, Beckn action and message_id of the message.
     pub fn route(&self) -> (Leg, &'static str, &MessageId) {
         match self {
-            Self::Cancel {
-                leg, message_id, ..
-            } => (*leg, "cancel", message_id),
+            Self::Cancel { leg, message_id, .. } => (*leg, "cancel", message_id),
             Self::UpdateStates { message_id, .. } => (Leg::Retail, "update", message_id),
         }
     }

@@ -112,13 +112,7 @@ pub const RETAIL_REASONS: &[RetailReason] = &[
         Seller,
         false,
     ),
-    r(
-        "017",
-        "Order delivery delayed or not possible",
-        Lsp,
-        Lsp,
-        false,
-    ),
+    r("017", "Order delivery delayed or not possible", Lsp, Lsp, false),
     r(
         "018",
         "Order not serviceable (logistics issue)",
@@ -128,13 +122,7 @@ pub const RETAIL_REASONS: &[RetailReason] = &[
     ),
     r("020", "Order lost in transit", Lsp, Lsp, false),
     r("021", "Store not responsive", Seller, Seller, false),
-    r(
-        "022",
-        "Technical issue in merchant device",
-        Seller,
-        Seller,
-        false,
-    ),
+    r("022", "Technical issue in merchant device", Seller, Seller, false),
     r(
         "023",
         "Order received during non-operational hours",
@@ -142,13 +130,7 @@ pub const RETAIL_REASONS: &[RetailReason] = &[
         Buyer,
         false,
     ),
-    r(
-        "024",
-        "Order received during store rush",
-        Seller,
-        Seller,
-        false,
-    ),
+    r("024", "Order received during store rush", Seller, Seller, false),
     r("051", "Store is not accepting order", Buyer, Seller, false),
     r(
         "052",
@@ -171,13 +153,7 @@ pub const RETAIL_REASONS: &[RetailReason] = &[
         Seller,
         false,
     ),
-    r(
-        "999",
-        "Order confirmation failure (buyer)",
-        Buyer,
-        Buyer,
-        false,
-    ),
+    r("999", "Order confirmation failure (buyer)", Buyer, Buyer, false),
 ];
 
 /// One logistics reason code.
@@ -193,11 +169,7 @@ pub struct LogisticsReason {
 }
 
 const fn l(code: &'static str, text: &'static str, cost_to: Party) -> LogisticsReason {
-    LogisticsReason {
-        code,
-        text,
-        cost_to,
-    }
+    LogisticsReason { code, text, cost_to }
 }
 
 /// Logistics 1.2.5 codes (P2P 1xx, P2H2P 2xx) that an LSP raises.
@@ -210,11 +182,7 @@ pub const LSP_REASONS: &[LogisticsReason] = &[
     l("105", "Order not ready for pickup", Seller),
     l("125", "Wrong product delivered", Seller),
     l("126", "Buyer not found or cannot be contacted", Buyer),
-    l(
-        "127",
-        "Buyer cannot / does not want to accept delivery",
-        Buyer,
-    ),
+    l("127", "Buyer cannot / does not want to accept delivery", Buyer),
     l("128", "Delivery address incorrect", Buyer),
     l("129", "Force majeure", Lsp),
     l("130", "Delivery not possible", Lsp),

@@ -160,6 +160,13 @@ impl FulfillmentState {
         )
     }
 
+    /// Whether two reports describe the same outcome: a forward fulfillment ended by return to
+    /// origin is `RTO` in logistics 1.2.5 and the BNP document, `Cancelled` in retail examples and
+    /// validators (research §7.1). Either may follow the other; neither is a move.
+    pub fn same_outcome(self, other: FulfillmentState) -> bool {
+        self == other || matches!((self, other), (S::Rto, S::Cancelled) | (S::Cancelled, S::Rto))
+    }
+
     /// Whether `self → next` is a legal move. Every pair is decided here, in one `match`.
     pub fn can_move_to(self, next: FulfillmentState) -> bool {
         if self == next {
@@ -193,12 +200,7 @@ impl FulfillmentState {
             }
             S::OrderPickedUp => matches!(
                 next,
-                S::AtDelivery
-                    | S::InTransit
-                    | S::OutForDelivery
-                    | S::OrderDelivered
-                    | S::Cancelled
-                    | S::Rto
+                S::AtDelivery | S::InTransit | S::OutForDelivery | S::OrderDelivered | S::Cancelled | S::Rto
             ),
             S::InTransit => matches!(next, S::AtDestinationHub | S::Cancelled | S::Rto),
             S::AtDestinationHub => matches!(next, S::OutForDelivery | S::Cancelled | S::Rto),
@@ -214,11 +216,7 @@ impl FulfillmentState {
             ),
             S::DeliveryFailed | S::DeliveryRescheduled => matches!(
                 next,
-                S::OutForDelivery
-                    | S::DeliveryRescheduled
-                    | S::OrderDelivered
-                    | S::Cancelled
-                    | S::Rto
+                S::OutForDelivery | S::DeliveryRescheduled | S::OrderDelivered | S::Cancelled | S::Rto
             ),
             S::RtoInitiated => matches!(next, S::RtoDelivered | S::RtoDisposed),
             // Terminal: nothing leaves them.
@@ -331,12 +329,7 @@ mod tests {
         ),
         (
             "Agent-assigned",
-            &[
-                "At-pickup",
-                "Out-for-pickup",
-                "Order-picked-up",
-                "Cancelled",
-            ],
+            &["At-pickup", "Out-for-pickup", "Order-picked-up", "Cancelled"],
         ),
         ("At-pickup", &["Order-picked-up", "Cancelled"]),
         (
@@ -373,10 +366,7 @@ mod tests {
             ],
         ),
         ("In-transit", &["At-destination-hub", "Cancelled", "RTO"]),
-        (
-            "At-destination-hub",
-            &["Out-for-delivery", "Cancelled", "RTO"],
-        ),
+        ("At-destination-hub", &["Out-for-delivery", "Cancelled", "RTO"]),
         ("At-delivery", &["Order-delivered", "Cancelled", "RTO"]),
         (
             "Out-for-delivery",
@@ -425,18 +415,19 @@ mod tests {
     }
 
     #[test]
+    fn rto_and_cancelled_are_one_outcome_for_a_forward_fulfillment() {
+        assert!(S::Rto.same_outcome(S::Cancelled) && S::Cancelled.same_outcome(S::Rto));
+        assert!(!S::RtoDelivered.same_outcome(S::Cancelled));
+        assert!(!S::Rto.can_move_to(S::Cancelled), "it is not a move");
+    }
+
+    #[test]
     fn codes_round_trip() {
         for s in FulfillmentState::ALL {
             assert_eq!(s.as_str().parse::<FulfillmentState>(), Ok(s));
-            assert_eq!(
-                serde_json::to_value(s).unwrap(),
-                serde_json::json!(s.as_str())
-            );
+            assert_eq!(serde_json::to_value(s).unwrap(), serde_json::json!(s.as_str()));
         }
         assert!("Delivered".parse::<FulfillmentState>().is_err());
-        assert_eq!(
-            "In-progress".parse::<OrderState>(),
-            Ok(OrderState::InProgress)
-        );
+        assert_eq!("In-progress".parse::<OrderState>(), Ok(OrderState::InProgress));
     }
 }

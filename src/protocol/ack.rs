@@ -66,8 +66,7 @@ pub fn nack_body(error: &NackError) -> Vec<u8> {
         error: Some(error),
     };
     // Serialising plain structs of strings cannot fail.
-    serde_json::to_vec(&body)
-        .unwrap_or_else(|_| br#"{"message":{"ack":{"status":"NACK"}}}"#.to_vec())
+    serde_json::to_vec(&body).unwrap_or_else(|_| br#"{"message":{"ack":{"status":"NACK"}}}"#.to_vec())
 }
 
 #[cfg(test)]

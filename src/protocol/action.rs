@@ -4,9 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 
 /// An action the gateway accepts at the root of its `subscriber_url`.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     /// `/cancel`: a buyer app asks to cancel.
@@ -87,15 +85,9 @@ impl DomainFamily {
     pub fn of(domain: &str) -> Option<Self> {
         let code = domain.strip_prefix("ONDC:").unwrap_or("");
         let digits = |rest: &str| {
-            !rest.is_empty()
-                && rest
-                    .bytes()
-                    .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
+            !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
         };
-        if let Some(rest) = code
-            .strip_prefix("RET")
-            .or_else(|| code.strip_prefix("AGR"))
-        {
+        if let Some(rest) = code.strip_prefix("RET").or_else(|| code.strip_prefix("AGR")) {
             return digits(rest).then_some(Self::Retail);
         }
         if let Some(rest) = code.strip_prefix("LOG") {
@@ -130,14 +122,8 @@ mod tests {
     fn domains_map_to_legs() {
         assert_eq!(DomainFamily::of("ONDC:RET10"), Some(DomainFamily::Retail));
         assert_eq!(DomainFamily::of("ONDC:RET1A"), Some(DomainFamily::Retail));
-        assert_eq!(
-            DomainFamily::of("ONDC:LOG11"),
-            Some(DomainFamily::Logistics)
-        );
-        assert_eq!(
-            DomainFamily::of("nic2004:60232"),
-            Some(DomainFamily::Logistics)
-        );
+        assert_eq!(DomainFamily::of("ONDC:LOG11"), Some(DomainFamily::Logistics));
+        assert_eq!(DomainFamily::of("nic2004:60232"), Some(DomainFamily::Logistics));
         assert_eq!(DomainFamily::of("ONDC:TRV10x"), None);
         assert_eq!(DomainFamily::of("ONDC:RET"), None);
         assert_eq!(DomainFamily::of("RET10"), None);

@@ -145,13 +145,12 @@ pub fn check_context(
             "message_id must differ from transaction_id",
         ));
     }
-    let timestamp =
-        parse_timestamp(&text("$.context.timestamp", "timestamp")?).ok_or_else(|| {
-            err(
-                "$.context.timestamp",
-                "timestamp must be RFC 3339 UTC with milliseconds, like 2025-01-03T11:00:30.000Z",
-            )
-        })?;
+    let timestamp = parse_timestamp(&text("$.context.timestamp", "timestamp")?).ok_or_else(|| {
+        err(
+            "$.context.timestamp",
+            "timestamp must be RFC 3339 UTC with milliseconds, like 2025-01-03T11:00:30.000Z",
+        )
+    })?;
     let ttl = match c.get("ttl") {
         None => None,
         Some(Value::String(t)) if is_iso8601_duration(t) => Some(t.clone()),
@@ -275,11 +274,7 @@ mod tests {
         let cases = [
             ("action", json!("cancel"), "$.context.action"),
             ("core_version", json!("1.2.0"), "$.context.core_version"),
-            (
-                "timestamp",
-                json!("2025-01-03T11:00:30Z"),
-                "$.context.timestamp",
-            ),
+            ("timestamp", json!("2025-01-03T11:00:30Z"), "$.context.timestamp"),
             (
                 "timestamp",
                 json!("2025-01-03T11:00:30.000+05:30"),
@@ -293,21 +288,13 @@ mod tests {
             ("ttl", json!("30s"), "$.context.ttl"),
             ("ttl", json!("PT"), "$.context.ttl"),
             ("message_id", json!("T1"), "$.context.message_id"),
-            (
-                "bpp_id",
-                json!("https://seller.example.com"),
-                "$.context.bpp_id",
-            ),
+            ("bpp_id", json!("https://seller.example.com"), "$.context.bpp_id"),
             ("domain", json!("ONDC:TRV10"), "$.context.domain"),
         ];
         for (field, value, path) in cases {
             let mut b = body();
             b["context"][field] = value.clone();
-            assert_eq!(
-                check(&b).map_err(|e| e.path),
-                Err(path),
-                "{field} = {value}"
-            );
+            assert_eq!(check(&b).map_err(|e| e.path), Err(path), "{field} = {value}");
         }
     }
 
@@ -317,8 +304,7 @@ mod tests {
             assert!(is_iso8601_duration(ok), "{ok}");
         }
         for bad in [
-            "", "P", "PT", "30S", "PT30", "PTS", "P1S", "PT1.S", "PT1.5M", "PT30S ", "P-1D",
-            "PT1M1H",
+            "", "P", "PT", "30S", "PT30", "PTS", "P1S", "PT1.S", "PT1.5M", "PT30S ", "P-1D", "PT1M1H",
         ] {
             assert!(!is_iso8601_duration(bad), "{bad}");
         }

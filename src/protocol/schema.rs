@@ -135,12 +135,7 @@ impl Schemas {
     }
 
     /// Validates `body` as `action` on the `family` leg; reports the first violation.
-    pub fn check(
-        &self,
-        family: DomainFamily,
-        action: Action,
-        body: &Value,
-    ) -> Result<(), SchemaViolation> {
+    pub fn check(&self, family: DomainFamily, action: Action, body: &Value) -> Result<(), SchemaViolation> {
         let Some(validator) = self.validators.get(&(family, action)) else {
             return Err(SchemaViolation {
                 path: "$.context.action".into(),
@@ -174,8 +169,7 @@ fn json_path(pointer: &str) -> String {
         let token = token.replace("~1", "/").replace("~0", "~");
         if !token.is_empty() && token.bytes().all(|b| b.is_ascii_digit()) {
             path.push_str(&format!("[{token}]"));
-        } else if token.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') && !token.is_empty()
-        {
+        } else if token.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') && !token.is_empty() {
             path.push('.');
             path.push_str(&token);
         } else {
@@ -207,9 +201,7 @@ mod tests {
         let s = Schemas::compile().unwrap();
         assert_eq!(s.validators.len(), 10);
         let body = serde_json::json!({"context": {}, "message": {"order_id": "O1"}});
-        let v = s
-            .check(DomainFamily::Retail, Action::Cancel, &body)
-            .unwrap_err();
+        let v = s.check(DomainFamily::Retail, Action::Cancel, &body).unwrap_err();
         assert!(
             v.path.starts_with("$.context.") || v.path.starts_with("$.message."),
             "{v:?}"

@@ -43,15 +43,9 @@ impl LookupClient {
             .await
             .map_err(|e| e.without_url().to_string())?;
         if !response.status().is_success() {
-            return Err(format!(
-                "registry answered HTTP {}",
-                response.status().as_u16()
-            ));
+            return Err(format!("registry answered HTTP {}", response.status().as_u16()));
         }
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| e.without_url().to_string())?;
+        let bytes = response.bytes().await.map_err(|e| e.without_url().to_string())?;
         // Registries answer an array; skip records we cannot read rather than fail the lookup.
         let items: Vec<serde_json::Value> = serde_json::from_slice(&bytes)
             .map_err(|e| format!("registry answer is not a JSON array: {e}"))?;

@@ -76,10 +76,7 @@ impl Registry {
             for record in read_records(path)? {
                 let p = Participant::from_record(record).map_err(RegistryError)?;
                 fixed.insert(
-                    (
-                        p.record.subscriber_id.clone(),
-                        p.record.unique_key_id.clone(),
-                    ),
+                    (p.record.subscriber_id.clone(), p.record.unique_key_id.clone()),
                     Arc::new(p),
                 );
             }
@@ -140,8 +137,7 @@ impl Registry {
             Some(p) => Some(p.clone()),
             None => self.resolve_remote(&key, now).await?,
         };
-        let participant =
-            found.ok_or_else(|| KeyRejection::Unknown(format!("{}|{}", key.0, key.1)))?;
+        let participant = found.ok_or_else(|| KeyRejection::Unknown(format!("{}|{}", key.0, key.1)))?;
         participant.check_usable(now)?;
         Ok(participant)
     }
@@ -149,9 +145,8 @@ impl Registry {
     /// Any usable record of `subscriber_id` (for addressing outbound messages).
     pub fn participant(&self, subscriber_id: &SubscriberId) -> Option<Arc<Participant>> {
         let now = self.clock.now();
-        let usable = |p: &Arc<Participant>| {
-            p.record.subscriber_id == *subscriber_id && p.check_usable(now).is_ok()
-        };
+        let usable =
+            |p: &Arc<Participant>| p.record.subscriber_id == *subscriber_id && p.check_usable(now).is_ok();
         if let Some(p) = self.fixed.values().find(|p| usable(p)) {
             return Some(p.clone());
         }
@@ -236,7 +231,7 @@ impl Registry {
 }
 
 fn read_records(path: &Path) -> Result<Vec<RegistryRecord>, RegistryError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| RegistryError(format!("{}: {e}", path.display())))?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| RegistryError(format!("{}: {e}", path.display())))?;
     serde_json::from_str(&text).map_err(|e| RegistryError(format!("{}: {e}", path.display())))
 }

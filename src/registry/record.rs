@@ -101,10 +101,7 @@ impl Participant {
 
     /// `subscriber|ukid`, for messages.
     pub fn key_name(&self) -> String {
-        format!(
-            "{}|{}",
-            self.record.subscriber_id, self.record.unique_key_id
-        )
+        format!("{}|{}", self.record.subscriber_id, self.record.unique_key_id)
     }
 
     /// Whether the key may be used at `now`.

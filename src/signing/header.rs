@@ -57,10 +57,7 @@ impl HeaderRole {
 
     /// The challenge value: `Signature realm="<receiver>",headers="(created) (expires) digest"`.
     pub fn challenge(realm: &SubscriberId) -> String {
-        format!(
-            "Signature realm=\"{realm}\",headers=\"{}\"",
-            COVERED.join(" ")
-        )
+        format!("Signature realm=\"{realm}\",headers=\"{}\"", COVERED.join(" "))
     }
 }
 
@@ -164,16 +161,14 @@ impl FromStr for KeyId {
         if !alg.eq_ignore_ascii_case(ALGORITHM) {
             return Err(HeaderError::KeyIdAlgorithm(excerpt(alg)));
         }
-        let subscriber_id =
-            SubscriberId::parse(sub).map_err(|reason| HeaderError::SubscriberId {
-                value: excerpt(sub),
-                reason,
-            })?;
-        let unique_key_id =
-            UniqueKeyId::parse(ukid).map_err(|reason| HeaderError::UniqueKeyId {
-                value: excerpt(ukid),
-                reason,
-            })?;
+        let subscriber_id = SubscriberId::parse(sub).map_err(|reason| HeaderError::SubscriberId {
+            value: excerpt(sub),
+            reason,
+        })?;
+        let unique_key_id = UniqueKeyId::parse(ukid).map_err(|reason| HeaderError::UniqueKeyId {
+            value: excerpt(ukid),
+            reason,
+        })?;
         Ok(Self {
             subscriber_id,
             unique_key_id,
@@ -183,11 +178,7 @@ impl FromStr for KeyId {
 
 impl fmt::Display for KeyId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}|{}|{ALGORITHM}",
-            self.subscriber_id, self.unique_key_id
-        )
+        write!(f, "{}|{}|{ALGORITHM}", self.subscriber_id, self.unique_key_id)
     }
 }
 
@@ -231,14 +222,7 @@ impl fmt::Display for SignatureHeader {
 }
 
 /// The six parameters we read, in canonical order.
-const PARAMS: [&str; 6] = [
-    "keyId",
-    "algorithm",
-    "created",
-    "expires",
-    "headers",
-    "signature",
-];
+const PARAMS: [&str; 6] = ["keyId", "algorithm", "created", "expires", "headers", "signature"];
 
 impl FromStr for SignatureHeader {
     type Err = HeaderError;
@@ -478,10 +462,7 @@ mod tests {
                 HeaderError::KeyIdShape("example-bap.com|ae3ea24b-cfec-495e-81f8-044aaef1…".into()),
             ),
             (
-                CANONICAL.replace(
-                    "example-bap.com|ae3ea24b-cfec-495e-81f8-044aaef164ac|",
-                    "k|",
-                ),
+                CANONICAL.replace("example-bap.com|ae3ea24b-cfec-495e-81f8-044aaef164ac|", "k|"),
                 HeaderError::KeyIdShape("k|ed25519".into()),
             ),
             (
@@ -514,10 +495,7 @@ mod tests {
                 CANONICAL.replace("moAQ==", "moAQ"),
                 HeaderError::SignatureEncoding,
             ),
-            (
-                CANONICAL.replace("F/Y", "F_Y"),
-                HeaderError::SignatureEncoding,
-            ),
+            (CANONICAL.replace("F/Y", "F_Y"), HeaderError::SignatureEncoding),
             (
                 CANONICAL.replace("\"cjbh", "\"AAAAcjbh"),
                 HeaderError::SignatureEncoding,

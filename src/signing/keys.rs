@@ -18,9 +18,7 @@ pub enum KeyError {
     #[error("key is not standard base64 (RFC 4648, alphabet +/, with padding)")]
     Base64,
     /// A private key that is neither 32 nor 64 bytes long once decoded.
-    #[error(
-        "private key decodes to {0} bytes; expected 32 (seed) or 64 (seed followed by public key)"
-    )]
+    #[error("private key decodes to {0} bytes; expected 32 (seed) or 64 (seed followed by public key)")]
     PrivateLength(usize),
     /// A 64-byte private key whose second half is not the public key of its first half.
     #[error("64-byte private key: the last 32 bytes are not the public key of the first 32")]
@@ -49,8 +47,7 @@ impl PrivateKey {
     /// Parses base64 of the 32-byte seed or of the 64-byte `seed ‖ public` form. Surrounding
     /// whitespace (a newline from a key file) is ignored.
     pub fn from_base64(text: &str) -> Result<Self, KeyError> {
-        let bytes =
-            zeroize::Zeroizing::new(STANDARD.decode(text.trim()).map_err(|_| KeyError::Base64)?);
+        let bytes = zeroize::Zeroizing::new(STANDARD.decode(text.trim()).map_err(|_| KeyError::Base64)?);
         match bytes.len() {
             32 => {
                 let mut seed = zeroize::Zeroizing::new([0u8; 32]);
@@ -197,10 +194,7 @@ mod tests {
         // URL-safe alphabet is not what ONDC uses.
         let urlsafe = PY_PUB.replace('/', "_").replace('+', "-");
         if urlsafe != PY_PUB {
-            assert_eq!(
-                PublicKey::from_base64(&urlsafe).unwrap_err(),
-                KeyError::Base64
-            );
+            assert_eq!(PublicKey::from_base64(&urlsafe).unwrap_err(), KeyError::Base64);
         }
     }
 

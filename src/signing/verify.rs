@@ -201,10 +201,7 @@ mod tests {
             expires: 1299,
             ..h.clone()
         };
-        assert_eq!(
-            verify(&moved, body, &key, 1000, &p),
-            Err(VerifyError::Mismatch)
-        );
+        assert_eq!(verify(&moved, body, &key, 1000, &p), Err(VerifyError::Mismatch));
         let empty = SignatureHeader { expires: 1000, ..h };
         assert_eq!(
             verify(&empty, body, &key, 1000, &p),

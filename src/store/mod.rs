@@ -10,6 +10,7 @@ mod sled_store;
 
 pub use sled_store::SledStore;
 
+use crate::orchestrator::{Leg, Order};
 use crate::protocol::{Action, MessageId, SubscriberId, TransactionId};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -43,8 +44,7 @@ pub struct DedupeKey {
 impl DedupeKey {
     /// Structured key bytes: `sender \0 action \0 message_id` (ids cannot hold NUL).
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut k =
-            Vec::with_capacity(self.sender.as_str().len() + self.message_id.as_str().len() + 12);
+        let mut k = Vec::with_capacity(self.sender.as_str().len() + self.message_id.as_str().len() + 12);
         k.extend_from_slice(self.sender.as_str().as_bytes());
         k.push(0);
         k.extend_from_slice(self.action.as_str().as_bytes());
@@ -106,6 +106,118 @@ impl InboundRecord {
     }
 }
 
+/// Where an outbox message stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    /// Not yet acknowledged; will be (re)tried.
+    Pending,
+    /// The counterpart ACKed it.
+    Delivered,
+    /// Retries are exhausted.
+    Failed,
+}
+
+/// Where an outbox message goes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Destination {
+    /// A signed Beckn POST to a network participant.
+    Beckn {
+        /// Which leg.
+        leg: Leg,
+        /// The counterpart.
+        counterpart: SubscriberId,
+    },
+    /// A JSON POST to the configured notification webhook.
+    Webhook,
+}
+
+/// A message to deliver, persisted with the state change that caused it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxEntry {
+    /// Its message_id, kept across retries.
+    pub message_id: MessageId,
+    /// The order it belongs to.
+    pub order_id: String,
+    /// `cancel`, `update`, or `notification`.
+    pub action: String,
+    /// Where it goes.
+    pub destination: Destination,
+    /// The URL it is POSTed to.
+    pub url: String,
+    /// The exact body.
+    pub body: String,
+    /// Delivery status.
+    pub status: DeliveryStatus,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// When the next attempt is due.
+    pub next_attempt_at: DateTime<Utc>,
+    /// The last failure or NACK, as the counterpart gave it.
+    pub last_error: Option<String>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it was delivered.
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+/// A new order state and the messages it sends, written in one atomic step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Effect {
+    /// The order after the change.
+    pub order: Order,
+    /// Messages to send.
+    pub outbox: Vec<OutboxEntry>,
+}
+
+/// What an inbound message does, decided inside the store's atomic step from the current order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// The synchronous answer (ACK, or a domain NACK).
+    pub answer: StoredAnswer,
+    /// The change, if any.
+    pub effect: Option<Effect>,
+}
+
+/// A decision function's refusal: a code the caller maps to its answer, and a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Veto {
+    /// Machine-readable code (an ONDC code such as `20007`, or a REST error name).
+    pub code: &'static str,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Why [`Store::update_order`] made no change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UpdateError {
+    /// No such order.
+    NotFound,
+    /// The decision function refused.
+    Vetoed(Veto),
+}
+
+/// One line of an order's timeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "direction", rename_all = "snake_case")]
+pub enum TimelineItem {
+    /// A message received.
+    In {
+        /// Audit sequence number.
+        seq: u64,
+        /// The message.
+        #[serde(flatten)]
+        record: Box<InboundRecord>,
+    },
+    /// A message sent (or to be sent).
+    Out {
+        /// The outbox entry.
+        #[serde(flatten)]
+        entry: Box<OutboxEntry>,
+    },
+}
+
 /// The outcome of [`Store::accept_inbound`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Accepted {
@@ -113,6 +225,8 @@ pub enum Accepted {
     New {
         /// Audit sequence number.
         seq: u64,
+        /// The answer decided for it.
+        answer: StoredAnswer,
     },
     /// Seen before: nothing stored; answer as the first time.
     Duplicate {
@@ -124,16 +238,45 @@ pub enum Accepted {
 /// The gateway's durable state.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// Stores an accepted message and its dedupe entry in one atomic step, unless its
-    /// [`DedupeKey`] was seen; durable when it returns.
-    async fn accept_inbound(&self, record: InboundRecord) -> Result<Accepted, StoreError>;
+    /// In one atomic step, unless the message's [`DedupeKey`] was seen: finds the order of
+    /// `transaction_id` (if tracked), lets `decide` choose the answer and the change, and stores
+    /// the message with that answer, its dedupe entry, the new order and its outbox entries.
+    /// Durable when it returns. `decide` may run more than once (on write conflicts), so it
+    /// must be pure.
+    async fn accept_inbound(
+        &self,
+        record: InboundRecord,
+        decide: &(dyn for<'o> Fn(Option<&'o Order>) -> Decision + Send + Sync),
+    ) -> Result<Accepted, StoreError>;
+
+    /// Registers an order and indexes its transaction ids; `false` if the id is taken.
+    async fn insert_order(&self, order: &Order) -> Result<bool, StoreError>;
+
+    /// The order with this id.
+    fn order(&self, id: &str) -> Result<Option<Order>, StoreError>;
+
+    /// In one atomic step: applies `decide` to the order and stores the result with its outbox
+    /// entries. Durable when it returns. `decide` may run more than once.
+    async fn update_order(
+        &self,
+        id: &str,
+        decide: &(dyn for<'o> Fn(&'o Order) -> Result<Effect, Veto> + Send + Sync),
+    ) -> Result<Result<Order, UpdateError>, StoreError>;
+
+    /// Pending outbox entries due at `now`, oldest first.
+    fn due_outbox(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<OutboxEntry>, StoreError>;
+
+    /// The earliest `next_attempt_at` of any pending entry.
+    fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
+
+    /// Saves an attempt's result; durable when it returns.
+    async fn save_delivery(&self, entry: &OutboxEntry) -> Result<(), StoreError>;
+
+    /// Every message in and out for an order, in the order they happened.
+    fn timeline(&self, order_id: &str) -> Result<Vec<TimelineItem>, StoreError>;
 
     /// Audit entries in arrival order, starting after sequence number `after`.
-    fn inbound_after(
-        &self,
-        after: u64,
-        limit: usize,
-    ) -> Result<Vec<(u64, InboundRecord)>, StoreError>;
+    fn inbound_after(&self, after: u64, limit: usize) -> Result<Vec<(u64, InboundRecord)>, StoreError>;
 
     /// Writes one registry cache entry (opaque bytes under a key); durable when it returns.
     async fn put_registry_entry(&self, key: &str, value: Vec<u8>) -> Result<(), StoreError>;

@@ -1,14 +1,23 @@
 //! The embedded store: sled, one tree per entity, JSON values carrying a schema version.
 //!
 //! Trees: `inbound` (audit, key = sequence number big-endian), `inbound_dedupe` (key =
-//! [`DedupeKey::to_bytes`]), `registry_cache`. An inbound message and its dedupe entry are written
-//! in one sled transaction, then made durable by the shared group commit.
+//! [`DedupeKey::to_bytes`]), `orders` (key = order id), `txn_index` (transaction id → order id),
+//! `outbox` (message id → entry), `outbox_pending` (message ids not yet settled), `order_log`
+//! (order id, NUL, counter → what happened), `registry_cache`. An inbound message, its dedupe
+//! entry, the order change and its outbox entries are written in one sled transaction, then made
+//! durable by the shared group commit.
 
 use super::group_commit::GroupCommit;
-use super::{Accepted, InboundRecord, Store, StoreError, StoredAnswer};
+use super::{
+    Accepted, Decision, DeliveryStatus, Effect, InboundRecord, OutboxEntry, Store, StoreError, StoredAnswer,
+    TimelineItem, UpdateError, Veto,
+};
+use crate::orchestrator::Order;
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use sled::Transactional as _;
+use sled::transaction::TransactionalTree;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use std::path::Path;
 use std::sync::Arc;
@@ -29,6 +38,58 @@ struct DedupeEntry {
     answer: StoredAnswer,
 }
 
+/// A line of `order_log`: which inbound record or outbox entry it refers to.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum LogRef {
+    In { seq: u64 },
+    Out { message_id: String },
+}
+
+type TxResult<T> = Result<T, ConflictableTransactionError<StoreError>>;
+
+fn abort(e: StoreError) -> ConflictableTransactionError<StoreError> {
+    ConflictableTransactionError::Abort(e)
+}
+
+fn log_key(order_id: &str, counter: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(order_id.len() + 9);
+    k.extend_from_slice(order_id.as_bytes());
+    k.push(0);
+    k.extend_from_slice(&counter.to_be_bytes());
+    k
+}
+
+/// Writes an order change and its outbox entries inside a transaction.
+fn write_effect(
+    orders: &TransactionalTree,
+    outbox: &TransactionalTree,
+    pending: &TransactionalTree,
+    log: &TransactionalTree,
+    effect: &Effect,
+) -> TxResult<()> {
+    orders.insert(effect.order.id.as_bytes(), encode(&effect.order).map_err(abort)?)?;
+    for entry in &effect.outbox {
+        let id = entry.message_id.as_str().as_bytes();
+        outbox.insert(id, encode(entry).map_err(abort)?)?;
+        pending.insert(id, entry.order_id.as_bytes())?;
+        let r = LogRef::Out {
+            message_id: entry.message_id.to_string(),
+        };
+        log.insert(
+            log_key(&entry.order_id, log.generate_id()?),
+            encode(r).map_err(abort)?,
+        )?;
+    }
+    Ok(())
+}
+
+fn tx_error(e: TransactionError<StoreError>) -> StoreError {
+    match e {
+        TransactionError::Abort(e) => e,
+        TransactionError::Storage(e) => engine(e),
+    }
+}
 fn encode<T: Serialize>(value: T) -> Result<Vec<u8>, StoreError> {
     serde_json::to_vec(&Envelope {
         v: SCHEMA_VERSION,
@@ -38,13 +99,9 @@ fn encode<T: Serialize>(value: T) -> Result<Vec<u8>, StoreError> {
 }
 
 fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
-    let env: Envelope<T> =
-        serde_json::from_slice(bytes).map_err(|e| StoreError::Decode(e.to_string()))?;
+    let env: Envelope<T> = serde_json::from_slice(bytes).map_err(|e| StoreError::Decode(e.to_string()))?;
     if env.v != SCHEMA_VERSION {
-        return Err(StoreError::Decode(format!(
-            "unknown schema version {}",
-            env.v
-        )));
+        return Err(StoreError::Decode(format!("unknown schema version {}", env.v)));
     }
     Ok(env.value)
 }
@@ -59,6 +116,11 @@ pub struct SledStore {
     inbound: sled::Tree,
     dedupe: sled::Tree,
     registry: sled::Tree,
+    orders: sled::Tree,
+    txn_index: sled::Tree,
+    outbox: sled::Tree,
+    pending: sled::Tree,
+    order_log: sled::Tree,
     commit: Arc<GroupCommit>,
 }
 
@@ -73,12 +135,16 @@ impl SledStore {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let db = sled::Config::new().path(path).open().map_err(engine)?;
         let flush_db = db.clone();
-        let commit =
-            GroupCommit::start(move || flush_db.flush().map(drop).map_err(|e| e.to_string()));
+        let commit = GroupCommit::start(move || flush_db.flush().map(drop).map_err(|e| e.to_string()));
         Ok(Self {
             inbound: db.open_tree("inbound").map_err(engine)?,
             dedupe: db.open_tree("inbound_dedupe").map_err(engine)?,
             registry: db.open_tree("registry_cache").map_err(engine)?,
+            orders: db.open_tree("orders").map_err(engine)?,
+            txn_index: db.open_tree("txn_index").map_err(engine)?,
+            outbox: db.open_tree("outbox").map_err(engine)?,
+            pending: db.open_tree("outbox_pending").map_err(engine)?,
+            order_log: db.open_tree("order_log").map_err(engine)?,
             db,
             commit,
         })
@@ -91,51 +157,201 @@ impl SledStore {
 
 #[async_trait]
 impl Store for SledStore {
-    async fn accept_inbound(&self, record: InboundRecord) -> Result<Accepted, StoreError> {
+    async fn accept_inbound(
+        &self,
+        record: InboundRecord,
+        decide: &(dyn for<'o> Fn(Option<&'o Order>) -> Decision + Send + Sync),
+    ) -> Result<Accepted, StoreError> {
         let key = record.dedupe_key().to_bytes();
-        let answer = record.answer.clone();
-        let record_bytes_for = |seq: u64| -> Result<(Vec<u8>, Vec<u8>), StoreError> {
-            Ok((
-                encode(&record)?,
-                encode(DedupeEntry {
-                    seq,
-                    answer: answer.clone(),
-                })?,
-            ))
-        };
-        let outcome = (&self.inbound, &self.dedupe).transaction(|(inbound, dedupe)| {
-            if let Some(existing) = dedupe.get(&key)? {
-                return Ok(Err(existing));
-            }
-            // Sequence numbers start at 1 so that "after 0" means "from the start".
-            let seq = inbound.generate_id()? + 1;
-            let (rec, entry) =
-                record_bytes_for(seq).map_err(ConflictableTransactionError::Abort)?;
-            inbound.insert(&seq.to_be_bytes(), rec)?;
-            dedupe.insert(key.as_slice(), entry)?;
-            Ok(Ok(seq))
-        });
-        let outcome = match outcome {
-            Ok(o) => o,
-            Err(TransactionError::Abort(e)) => return Err(e),
-            Err(TransactionError::Storage(e)) => return Err(engine(e)),
-        };
+        let trees = (
+            &self.inbound,
+            &self.dedupe,
+            &self.orders,
+            &self.txn_index,
+            &self.outbox,
+            &self.pending,
+            &self.order_log,
+        );
+        let outcome = trees
+            .transaction(|(inbound, dedupe, orders, txn, outbox, pending, log)| {
+                if let Some(existing) = dedupe.get(&key)? {
+                    return Ok(Err(existing));
+                }
+                let order_id = txn.get(record.transaction_id.as_str().as_bytes())?;
+                let order: Option<Order> = match &order_id {
+                    Some(id) => orders.get(id)?.map(|v| decode(&v)).transpose().map_err(abort)?,
+                    None => None,
+                };
+                let decision = decide(order.as_ref());
+                // Sequence numbers start at 1 so that "after 0" means "from the start".
+                let seq = inbound.generate_id()? + 1;
+                let stored = InboundRecord {
+                    answer: decision.answer.clone(),
+                    ..record.clone()
+                };
+                inbound.insert(&seq.to_be_bytes(), encode(&stored).map_err(abort)?)?;
+                dedupe.insert(
+                    key.as_slice(),
+                    encode(DedupeEntry {
+                        seq,
+                        answer: decision.answer.clone(),
+                    })
+                    .map_err(abort)?,
+                )?;
+                if let Some(order) = &order {
+                    log.insert(
+                        log_key(&order.id, log.generate_id()?),
+                        encode(LogRef::In { seq }).map_err(abort)?,
+                    )?;
+                }
+                if let Some(effect) = &decision.effect {
+                    write_effect(orders, outbox, pending, log, effect)?;
+                }
+                Ok(Ok((seq, decision.answer)))
+            })
+            .map_err(tx_error)?;
         // A duplicate also waits: the first copy may not be durable yet, and its answer must not
         // reach the peer before it is.
         self.durable().await?;
         match outcome {
-            Ok(seq) => Ok(Accepted::New { seq }),
+            Ok((seq, answer)) => Ok(Accepted::New { seq, answer }),
             Err(existing) => Ok(Accepted::Duplicate {
                 first: decode::<DedupeEntry>(&existing)?.answer,
             }),
         }
     }
 
-    fn inbound_after(
+    async fn insert_order(&self, order: &Order) -> Result<bool, StoreError> {
+        let mut txns = vec![order.retail.transaction_id.as_str().as_bytes().to_vec()];
+        if let Some(l) = &order.logistics {
+            txns.push(l.transaction_id.as_str().as_bytes().to_vec());
+        }
+        let inserted = (&self.orders, &self.txn_index)
+            .transaction(|(orders, txn)| {
+                if orders.get(order.id.as_bytes())?.is_some() {
+                    return Ok(false);
+                }
+                for t in &txns {
+                    if txn.get(t)?.is_some() {
+                        return Ok(false);
+                    }
+                }
+                orders.insert(order.id.as_bytes(), encode(order).map_err(abort)?)?;
+                for t in &txns {
+                    txn.insert(t.as_slice(), order.id.as_bytes())?;
+                }
+                Ok(true)
+            })
+            .map_err(tx_error)?;
+        self.durable().await?;
+        Ok(inserted)
+    }
+
+    fn order(&self, id: &str) -> Result<Option<Order>, StoreError> {
+        self.orders
+            .get(id.as_bytes())
+            .map_err(engine)?
+            .map(|v| decode(&v))
+            .transpose()
+    }
+
+    async fn update_order(
         &self,
-        after: u64,
-        limit: usize,
-    ) -> Result<Vec<(u64, InboundRecord)>, StoreError> {
+        id: &str,
+        decide: &(dyn for<'o> Fn(&'o Order) -> Result<Effect, Veto> + Send + Sync),
+    ) -> Result<Result<Order, UpdateError>, StoreError> {
+        let result = (&self.orders, &self.outbox, &self.pending, &self.order_log)
+            .transaction(|(orders, outbox, pending, log)| {
+                let Some(current) = orders.get(id.as_bytes())? else {
+                    return Ok(Err(UpdateError::NotFound));
+                };
+                let current: Order = decode(&current).map_err(abort)?;
+                match decide(&current) {
+                    Ok(effect) => {
+                        write_effect(orders, outbox, pending, log, &effect)?;
+                        Ok(Ok(effect.order))
+                    }
+                    Err(veto) => Ok(Err(UpdateError::Vetoed(veto))),
+                }
+            })
+            .map_err(tx_error)?;
+        if result.is_ok() {
+            self.durable().await?;
+        }
+        Ok(result)
+    }
+
+    fn due_outbox(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
+        let mut due = Vec::new();
+        for item in self.pending.iter() {
+            let (id, _) = item.map_err(engine)?;
+            if let Some(v) = self.outbox.get(&id).map_err(engine)? {
+                let entry: OutboxEntry = decode(&v)?;
+                if entry.status == DeliveryStatus::Pending && entry.next_attempt_at <= now {
+                    due.push(entry);
+                }
+            }
+        }
+        due.sort_by_key(|e| e.next_attempt_at);
+        due.truncate(limit);
+        Ok(due)
+    }
+
+    fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let mut next: Option<DateTime<Utc>> = None;
+        for item in self.pending.iter() {
+            let (id, _) = item.map_err(engine)?;
+            if let Some(v) = self.outbox.get(&id).map_err(engine)? {
+                let entry: OutboxEntry = decode(&v)?;
+                next = Some(next.map_or(entry.next_attempt_at, |n| n.min(entry.next_attempt_at)));
+            }
+        }
+        Ok(next)
+    }
+
+    async fn save_delivery(&self, entry: &OutboxEntry) -> Result<(), StoreError> {
+        let id = entry.message_id.as_str().as_bytes();
+        let bytes = encode(entry)?;
+        (&self.outbox, &self.pending)
+            .transaction(|(outbox, pending)| {
+                outbox.insert(id, bytes.clone())?;
+                if entry.status != DeliveryStatus::Pending {
+                    pending.remove(id)?;
+                }
+                Ok(())
+            })
+            .map_err(tx_error)?;
+        self.durable().await
+    }
+
+    fn timeline(&self, order_id: &str) -> Result<Vec<TimelineItem>, StoreError> {
+        let mut prefix = order_id.as_bytes().to_vec();
+        prefix.push(0);
+        let mut items = Vec::new();
+        for item in self.order_log.scan_prefix(&prefix) {
+            let (_, v) = item.map_err(engine)?;
+            match decode::<LogRef>(&v)? {
+                LogRef::In { seq } => {
+                    if let Some(r) = self.inbound.get(seq.to_be_bytes()).map_err(engine)? {
+                        items.push(TimelineItem::In {
+                            seq,
+                            record: Box::new(decode(&r)?),
+                        });
+                    }
+                }
+                LogRef::Out { message_id } => {
+                    if let Some(e) = self.outbox.get(message_id.as_bytes()).map_err(engine)? {
+                        items.push(TimelineItem::Out {
+                            entry: Box::new(decode(&e)?),
+                        });
+                    }
+                }
+            }
+        }
+        Ok(items)
+    }
+
+    fn inbound_after(&self, after: u64, limit: usize) -> Result<Vec<(u64, InboundRecord)>, StoreError> {
         let start = after.saturating_add(1).to_be_bytes();
         let mut out = Vec::new();
         for item in self.inbound.range(start..).take(limit) {
@@ -151,9 +367,7 @@ impl Store for SledStore {
     }
 
     async fn put_registry_entry(&self, key: &str, value: Vec<u8>) -> Result<(), StoreError> {
-        self.registry
-            .insert(key.as_bytes(), value)
-            .map_err(engine)?;
+        self.registry.insert(key.as_bytes(), value).map_err(engine)?;
         self.durable().await
     }
 
@@ -181,6 +395,16 @@ mod tests {
     use super::*;
     use crate::protocol::Action;
 
+    fn ack(_: Option<&Order>) -> Decision {
+        Decision {
+            answer: StoredAnswer {
+                status: 200,
+                body: "ack".into(),
+            },
+            effect: None,
+        }
+    }
+
     fn record(message_id: &str) -> InboundRecord {
         InboundRecord {
             sender: "seller.example.com".parse().unwrap(),
@@ -205,12 +429,23 @@ mod tests {
     async fn a_duplicate_is_answered_as_the_first_and_stored_once() {
         let dir = tempfile::tempdir().unwrap();
         let store = SledStore::open(dir.path()).unwrap();
-        let first = store.accept_inbound(record("M1")).await.unwrap();
+        let first = store.accept_inbound(record("M1"), &ack).await.unwrap();
         assert!(matches!(first, Accepted::New { .. }));
         let mut again = record("M1");
         again.answer.body = "different".into();
+        let different = |_: Option<&Order>| Decision {
+            answer: StoredAnswer {
+                status: 400,
+                body: "nack".into(),
+            },
+            effect: None,
+        };
+        assert!(matches!(
+            store.accept_inbound(again.clone(), &different).await.unwrap(),
+            Accepted::Duplicate { .. }
+        ));
         assert_eq!(
-            store.accept_inbound(again).await.unwrap(),
+            store.accept_inbound(again, &ack).await.unwrap(),
             Accepted::Duplicate {
                 first: StoredAnswer {
                     status: 200,
@@ -218,7 +453,7 @@ mod tests {
                 }
             }
         );
-        store.accept_inbound(record("M2")).await.unwrap();
+        store.accept_inbound(record("M2"), &ack).await.unwrap();
         let all = store.inbound_after(0, 10).unwrap();
         assert_eq!(all.len(), 2);
         assert_eq!(all[0].1, record_with_time(&all[0].1, "M1"));
@@ -236,7 +471,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let store = SledStore::open(dir.path()).unwrap();
-            store.accept_inbound(record("M1")).await.unwrap();
+            store.accept_inbound(record("M1"), &ack).await.unwrap();
             store.put_registry_entry("k", b"v".to_vec()).await.unwrap();
         }
         let store = SledStore::open(dir.path()).unwrap();
@@ -246,7 +481,7 @@ mod tests {
             vec![("k".to_owned(), b"v".to_vec())]
         );
         assert!(matches!(
-            store.accept_inbound(record("M1")).await.unwrap(),
+            store.accept_inbound(record("M1"), &ack).await.unwrap(),
             Accepted::Duplicate { .. }
         ));
     }

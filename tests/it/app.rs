@@ -65,83 +65,160 @@ pub struct Parties {
     pub pending: Party,
 }
 
+/// The app's directory: a temporary one, or one kept from an earlier app (restart tests).
+pub enum Dir {
+    Temp(tempfile::TempDir),
+    Kept(std::path::PathBuf),
+}
+
+impl Dir {
+    pub fn path(&self) -> &std::path::Path {
+        match self {
+            Dir::Temp(t) => t.path(),
+            Dir::Kept(p) => p,
+        }
+    }
+}
+
 pub struct TestApp {
     pub base: String,
     pub parties: Parties,
     pub store: Arc<dyn Store>,
     pub http: reqwest::Client,
-    pub dir: tempfile::TempDir,
+    pub dir: Dir,
     handle: actix_web::dev::ServerHandle,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
 impl Drop for TestApp {
     fn drop(&mut self) {
         drop(self.handle.stop(false));
+        if let Some(t) = self.task.take() {
+            t.abort();
+        }
+    }
+}
+
+impl TestApp {
+    /// Stops the server and its outbox worker, and releases the store; returns what a restart
+    /// needs (the directory, kept, and the keys).
+    pub async fn stop(mut self) -> (std::path::PathBuf, Parties) {
+        self.handle.stop(false).await;
+        if let Some(t) = self.task.take() {
+            t.abort();
+            let _ = t.await;
+        }
+        // actix drops each worker's app data on its own thread; wait until only we hold the store.
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        while Arc::strong_count(&self.store) > 1 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the stopped app still holds its store"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        let parties = self.parties.clone_all();
+        let dir = std::mem::replace(&mut self.dir, Dir::Kept(std::path::PathBuf::new()));
+        let path = match dir {
+            Dir::Temp(t) => t.keep(),
+            Dir::Kept(p) => p,
+        };
+        drop(self);
+        (path, parties)
     }
 }
 
 /// Options for [`spawn_app_with`].
+#[derive(Default)]
 pub struct Options {
     pub extra_toml: String,
     pub lookup_url: Option<String>,
+    /// subscriber_url overrides by subscriber id (counterparts on loopback).
+    pub urls: Vec<(&'static str, String)>,
+    /// Restart on an earlier app's store and keys.
+    pub reuse: Option<(std::path::PathBuf, Parties)>,
 }
 
-impl Default for Options {
-    fn default() -> Self {
-        Self {
-            extra_toml: String::new(),
-            lookup_url: None,
-        }
-    }
-}
+pub const TOKEN_SECRET: &str = "test-secret-test-secret-test-secret!";
 
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(Options::default()).await
 }
 
-fn record(p: &Party, kind: &str, domain: &str, valid_until: &str, status: &str) -> Value {
+fn record(
+    p: &Party,
+    kind: &str,
+    domain: &str,
+    valid_until: &str,
+    status: &str,
+    urls: &[(&str, String)],
+) -> Value {
+    let url = urls
+        .iter()
+        .find(|(id, _)| *id == p.subscriber_id)
+        .map(|(_, u)| u.clone())
+        .unwrap_or_else(|| format!("http://127.0.0.1:9/{}", p.subscriber_id));
     json!({
         "subscriber_id": p.subscriber_id, "ukId": p.ukid, "type": kind, "domain": domain,
-        "subscriber_url": format!("http://127.0.0.1:9/{}", p.subscriber_id),
+        "subscriber_url": url,
         "signing_public_key": p.key.public_key().to_base64(),
         "valid_from": "2024-01-01T00:00:00.000Z", "valid_until": valid_until, "status": status,
     })
 }
 
+impl Parties {
+    pub fn new() -> Self {
+        Parties {
+            gateway: Party::new(GATEWAY, "gw-1"),
+            buyer: Party::new("buyer.test.local", "buyer-1"),
+            seller: Party::new("seller.test.local", "seller-1"),
+            lsp: Party::new("lsp.test.local", "lsp-1"),
+            bg: Party::new("bg.test.local", "bg-1"),
+            stale: Party::new("stale.test.local", "stale-1"),
+            pending: Party::new("pending.test.local", "pending-1"),
+        }
+    }
+
+    pub fn clone_all(&self) -> Self {
+        Parties {
+            gateway: self.gateway.clone(),
+            buyer: self.buyer.clone(),
+            seller: self.seller.clone(),
+            lsp: self.lsp.clone(),
+            bg: self.bg.clone(),
+            stale: self.stale.clone(),
+            pending: self.pending.clone(),
+        }
+    }
+}
+
 pub async fn spawn_app_with(options: Options) -> TestApp {
-    let parties = Parties {
-        gateway: Party::new(GATEWAY, "gw-1"),
-        buyer: Party::new("buyer.test.local", "buyer-1"),
-        seller: Party::new("seller.test.local", "seller-1"),
-        lsp: Party::new("lsp.test.local", "lsp-1"),
-        bg: Party::new("bg.test.local", "bg-1"),
-        stale: Party::new("stale.test.local", "stale-1"),
-        pending: Party::new("pending.test.local", "pending-1"),
+    let (dir, parties) = match options.reuse {
+        Some((path, parties)) => (Dir::Kept(path), parties),
+        None => (Dir::Temp(tempfile::tempdir().unwrap()), Parties::new()),
     };
-    let dir = tempfile::tempdir().unwrap();
+    let urls = options.urls;
     let far = "2036-01-01T00:00:00.000Z";
     let yesterday = format_timestamp(chrono::Utc::now() - chrono::Duration::days(1));
     let registry = json!([
-        record(&parties.gateway, "BAP", "ONDC:RET10", far, "SUBSCRIBED"),
-        record(&parties.buyer, "BAP", "ONDC:RET10", far, "SUBSCRIBED"),
-        record(&parties.seller, "BPP", "ONDC:RET10", far, "SUBSCRIBED"),
-        record(&parties.lsp, "BPP", "ONDC:LOG10", far, "SUBSCRIBED"),
-        record(&parties.bg, "BG", "ONDC:RET10", far, "SUBSCRIBED"),
+        record(&parties.gateway, "BAP", "ONDC:RET10", far, "SUBSCRIBED", &urls),
+        record(&parties.buyer, "BAP", "ONDC:RET10", far, "SUBSCRIBED", &urls),
+        record(&parties.seller, "BPP", "ONDC:RET10", far, "SUBSCRIBED", &urls),
+        record(&parties.lsp, "BPP", "ONDC:LOG10", far, "SUBSCRIBED", &urls),
+        record(&parties.bg, "BG", "ONDC:RET10", far, "SUBSCRIBED", &urls),
         record(
             &parties.stale,
             "BPP",
             "ONDC:RET10",
             &yesterday,
-            "SUBSCRIBED"
+            "SUBSCRIBED",
+            &urls
         ),
-        record(&parties.pending, "BPP", "ONDC:RET10", far, "INITIATED"),
+        record(&parties.pending, "BPP", "ONDC:RET10", far, "INITIATED", &urls),
     ]);
     let registry_path = dir.path().join("registry.json");
-    std::fs::write(
-        &registry_path,
-        serde_json::to_vec_pretty(&registry).unwrap(),
-    )
-    .unwrap();
+    std::fs::create_dir_all(dir.path()).unwrap();
+    std::fs::write(&registry_path, serde_json::to_vec_pretty(&registry).unwrap()).unwrap();
     let lookup = options
         .lookup_url
         .map(|u| format!("lookup_url = \"{u}\"\n"))
@@ -161,6 +238,8 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         [registry]
         file = "{registry}"
         {lookup}
+        [rest]
+        token_secret = "{TOKEN_SECRET}"
         {extra}
         "#,
         key = parties.gateway.private_base64(),
@@ -173,7 +252,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     let base = format!("http://127.0.0.1:{}", app.port());
     let handle = app.handle();
     let store = app.store();
-    tokio::spawn(app.run_until_stopped());
+    let task = tokio::spawn(app.run_until_stopped());
     TestApp {
         base,
         parties,
@@ -181,6 +260,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         http: reqwest::Client::new(),
         dir,
         handle,
+        task: Some(task),
     }
 }
 
@@ -210,12 +290,7 @@ impl Answer {
 
 impl TestApp {
     /// POSTs `body` to `/{action}` with the given headers.
-    pub async fn post(
-        &self,
-        action: &str,
-        body: impl Into<Vec<u8>>,
-        headers: &[(&str, String)],
-    ) -> Answer {
+    pub async fn post(&self, action: &str, body: impl Into<Vec<u8>>, headers: &[(&str, String)]) -> Answer {
         let mut req = self
             .http
             .post(format!("{}/{action}", self.base))
@@ -295,4 +370,105 @@ pub fn cancel(buyer: &str, seller: &str) -> Value {
         "context": context("cancel", "ONDC:RET10", buyer, seller),
         "message": {"order_id": "O1", "cancellation_reason_id": "052"}
     })
+}
+
+impl TestApp {
+    /// A bearer token for `sub` in `role`.
+    pub fn token(&self, sub: &str, role: ondc_gateway::http::rest::auth::Role) -> String {
+        let keys = ondc_gateway::http::rest::auth::TokenKeys::hs256(TOKEN_SECRET.as_bytes());
+        keys.mint(sub, role, chrono::Utc::now().timestamp(), 3600)
+            .unwrap()
+    }
+
+    /// A REST call as `token`'s holder; returns (status, JSON body).
+    pub async fn rest(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    pub fn platform(&self) -> String {
+        self.token("platform-1", ondc_gateway::http::rest::auth::Role::Platform)
+    }
+
+    pub async fn register(&self, order: Value) {
+        let (status, body) = self
+            .rest(
+                reqwest::Method::POST,
+                "/api/v1/orders",
+                Some(&self.platform()),
+                Some(order),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
+
+    pub async fn order(&self, id: &str) -> Value {
+        let (status, body) = self
+            .rest(
+                reqwest::Method::GET,
+                &format!("/api/v1/orders/{id}"),
+                Some(&self.platform()),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    pub async fn timeline(&self, id: &str) -> Vec<Value> {
+        let path = format!("/api/v1/orders/{id}/timeline");
+        let (status, body) = self
+            .rest(reqwest::Method::GET, &path, Some(&self.platform()), None)
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body["messages"].as_array().unwrap().clone()
+    }
+
+    /// Polls the order view (bounded at 10 s) until `check` holds.
+    pub async fn wait_order(&self, id: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let o = self.order(id).await;
+            if check(&o) {
+                return o;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting for {what}: {o:#}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// The order registration body for the tests: retail O1/T-R with the seller, and (optionally)
+/// logistics L1/T-L with the LSP delivering F1.
+pub fn order_body(seller: &str, lsp: Option<&str>, forward_state: &str) -> Value {
+    let mut o = json!({
+        "order_id": "O1", "customer_id": "cust-1", "provider_id": "prov-1", "state": "In-progress",
+        "escrow": {"currency": "INR", "value": "540.00"},
+        "retail": {"domain": "ONDC:RET10", "transaction_id": "T-R", "bpp_id": seller,
+                   "bpp_uri": format!("http://127.0.0.1:9/{seller}"),
+                   "fulfillments": [{"id": "F1", "type": "Delivery", "state": forward_state}]}
+    });
+    if let Some(lsp) = lsp {
+        o["logistics"] = json!({"domain": "ONDC:LOG10", "order_id": "L1", "transaction_id": "T-L", "bpp_id": lsp,
+            "bpp_uri": format!("http://127.0.0.1:9/{lsp}"), "linked_fulfillment_id": "F1"});
+    }
+    o
 }

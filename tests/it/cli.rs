@@ -62,9 +62,9 @@ fn keygen_prints_the_two_documented_fields_in_the_sdk_forms() {
 fn sign_then_verify_round_trips_and_the_header_is_canonical() {
     let (private, public) = our_keys();
     let header = sign_with(&private, &[]);
-    assert!(header.starts_with(
-        "Signature keyId=\"bap.example.com|k1|ed25519\",algorithm=\"ed25519\",created=\""
-    ));
+    assert!(
+        header.starts_with("Signature keyId=\"bap.example.com|k1|ed25519\",algorithm=\"ed25519\",created=\"")
+    );
     assert!(header.contains("\",headers=\"(created) (expires) digest\",signature=\""));
     assert_eq!(verify_code(&header, &public, BODY, &[]).0, 0);
     // The name of the header may be pasted along with it.
@@ -73,13 +73,7 @@ fn sign_then_verify_round_trips_and_the_header_is_canonical() {
         0
     );
     assert_eq!(
-        verify_code(
-            &format!("X-Gateway-Authorization: {header}"),
-            &public,
-            BODY,
-            &[]
-        )
-        .0,
+        verify_code(&format!("X-Gateway-Authorization: {header}"), &public, BODY, &[]).0,
         0
     );
 }
@@ -236,19 +230,9 @@ fn tampered_inputs_exit_1_with_a_reason() {
 #[test]
 fn clock_options_move_or_skip_the_window() {
     let (private, public) = our_keys();
-    let header = sign_with(
-        &private,
-        &["--created", "1700000000", "--expires", "1700000300"],
-    );
-    assert_eq!(
-        verify_code(&header, &public, BODY, &[]).0,
-        1,
-        "long expired"
-    );
-    assert_eq!(
-        verify_code(&header, &public, BODY, &["--now", "1700000100"]).0,
-        0
-    );
+    let header = sign_with(&private, &["--created", "1700000000", "--expires", "1700000300"]);
+    assert_eq!(verify_code(&header, &public, BODY, &[]).0, 1, "long expired");
+    assert_eq!(verify_code(&header, &public, BODY, &["--now", "1700000100"]).0, 0);
     assert_eq!(verify_code(&header, &public, BODY, &["--ignore-time"]).0, 0);
     assert_eq!(
         verify_code(&header, &public, BODY, &["--now", "1699999990"]).0,
@@ -256,13 +240,7 @@ fn clock_options_move_or_skip_the_window() {
         "10 s early, skew 5"
     );
     assert_eq!(
-        verify_code(
-            &header,
-            &public,
-            BODY,
-            &["--now", "1699999990", "--skew", "10"]
-        )
-        .0,
+        verify_code(&header, &public, BODY, &["--now", "1699999990", "--skew", "10"]).0,
         0
     );
 }

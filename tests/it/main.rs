@@ -3,7 +3,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod app;
+mod cascade;
 mod cli;
+mod counterpart;
+mod examples;
+mod malformed;
 mod receiver;
 mod registry;
 mod sdk_interop;

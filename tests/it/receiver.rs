@@ -13,18 +13,13 @@ fn bytes(v: &serde_json::Value) -> Vec<u8> {
 async fn a_signed_callback_is_acked_and_stored_byte_for_byte() {
     let app = spawn_app().await;
     let body = bytes(&on_cancel(app.parties.seller.subscriber_id));
-    let answer = app
-        .post_signed("on_cancel", &app.parties.seller, &body)
-        .await;
+    let answer = app.post_signed("on_cancel", &app.parties.seller, &body).await;
     assert!(answer.is_ack(), "{} {}", answer.status, answer.raw);
     let audit = app.audit();
     assert_eq!(audit.len(), 1);
     assert_eq!(audit[0].body.as_bytes(), body.as_slice());
     assert_eq!(audit[0].sender.as_str(), "seller.test.local");
-    assert_eq!(
-        audit[0].verification.key_id,
-        "seller.test.local|seller-1|ed25519"
-    );
+    assert_eq!(audit[0].verification.key_id, "seller.test.local|seller-1|ed25519");
     assert!(
         audit[0]
             .headers
@@ -45,10 +40,7 @@ async fn messages_signed_by_the_ondc_sdk_are_acked_for_seller_and_lsp() {
         app.parties.lsp.subscriber_id,
     );
     let lsp_body = bytes(&lsp_msg);
-    for (party, body) in [
-        (&app.parties.seller, seller_body),
-        (&app.parties.lsp, lsp_body),
-    ] {
+    for (party, body) in [(&app.parties.seller, seller_body), (&app.parties.lsp, lsp_body)] {
         let signed = sdk(
             "sign.js",
             &[&party.private_base64(), party.subscriber_id, party.ukid],
@@ -88,13 +80,9 @@ async fn a_buyer_app_cancel_is_acked() {
 async fn a_duplicate_gets_the_same_answer_and_no_second_audit_entry() {
     let app = spawn_app().await;
     let body = bytes(&on_cancel(app.parties.seller.subscriber_id));
-    let first = app
-        .post_signed("on_cancel", &app.parties.seller, &body)
-        .await;
+    let first = app.post_signed("on_cancel", &app.parties.seller, &body).await;
     // A retry re-signs (new created/expires) but carries the same message_id.
-    let second = app
-        .post_signed("on_cancel", &app.parties.seller, &body)
-        .await;
+    let second = app.post_signed("on_cancel", &app.parties.seller, &body).await;
     assert!(first.is_ack() && second.is_ack());
     assert_eq!(first.raw, second.raw);
     assert_eq!(app.audit().len(), 1);
@@ -102,8 +90,7 @@ async fn a_duplicate_gets_the_same_answer_and_no_second_audit_entry() {
     let mut update = on_cancel(app.parties.seller.subscriber_id);
     update["context"]["action"] = json!("on_status");
     update["context"]["message_id"] =
-        serde_json::from_slice::<serde_json::Value>(&body).unwrap()["context"]["message_id"]
-            .clone();
+        serde_json::from_slice::<serde_json::Value>(&body).unwrap()["context"]["message_id"].clone();
     assert!(
         app.post_signed("on_status", &app.parties.seller, &bytes(&update))
             .await
@@ -120,9 +107,7 @@ async fn a_duplicate_gets_the_same_answer_and_no_second_audit_entry() {
         .await
         .unwrap();
     assert!(
-        metrics.contains(
-            r#"ondc_gateway_beckn_requests_total{action="on_cancel",outcome="duplicate"} 1"#
-        ),
+        metrics.contains(r#"ondc_gateway_beckn_requests_total{action="on_cancel",outcome="duplicate"} 1"#),
         "{metrics}"
     );
 }
@@ -210,14 +195,7 @@ async fn signature_failures_are_401_nacks_with_a_challenge() {
         ("status INITIATED", &p.pending),
     ] {
         let body = bytes(&on_cancel(party.subscriber_id));
-        assert_401(
-            &app,
-            "on_cancel",
-            body.clone(),
-            Some(party.sign(&body)),
-            why,
-        )
-        .await;
+        assert_401(&app, "on_cancel", body.clone(), Some(party.sign(&body)), why).await;
     }
     // A valid signature whose keyId is not the context's sender, or not in the sender's role.
     let lsp_signs_seller_message = bytes(&on_cancel(p.seller.subscriber_id));

@@ -101,10 +101,7 @@ async fn looked_up_keys_verify_and_are_asked_for_once() {
     };
     for _ in 0..2 {
         let body = serde_json::to_vec(&on_cancel(stranger.subscriber_id)).unwrap();
-        assert_eq!(
-            app.post_signed("on_cancel", &stranger, &body).await.status,
-            401
-        );
+        assert_eq!(app.post_signed("on_cancel", &stranger, &body).await.status, 401);
     }
     assert_eq!(registry.asked.load(Ordering::SeqCst), 2);
     let written = app.store.registry_entries().unwrap();

@@ -52,15 +52,8 @@ fn we_accept_what_the_sdk_signs() {
         let out = sdk("sign.js", &[&private64, "snp.example.com", "207"], &body);
         assert_eq!(out.code, 0, "{name}: {}", out.stderr);
         let header = out.stdout.trim_end();
-        let check = gateway(
-            &["verify", "--header", header, "--public-key", &public],
-            &body,
-        );
-        assert_eq!(
-            check.code, 0,
-            "{name}: we refused {header}: {}",
-            check.stderr
-        );
+        let check = gateway(&["verify", "--header", header, "--public-key", &public], &body);
+        assert_eq!(check.code, 0, "{name}: we refused {header}: {}", check.stderr);
         assert!(
             check
                 .stdout
@@ -151,14 +144,8 @@ fn windows_agree_with_the_sdk_time_check() {
     );
     let header = old.stdout.trim_end();
     assert_eq!(sdk("verify.js", &[header, &public], body).code, 0);
-    assert_eq!(
-        sdk("verify.js", &[header, &public, "--check-time"], body).code,
-        1
-    );
-    let ours = gateway(
-        &["verify", "--header", header, "--public-key", &public],
-        body,
-    );
+    assert_eq!(sdk("verify.js", &[header, &public, "--check-time"], body).code, 1);
+    let ours = gateway(&["verify", "--header", header, "--public-key", &public], body);
     assert_eq!(ours.code, 1);
     assert!(
         ours.stderr.starts_with("invalid: signature expired at"),

@@ -16,17 +16,13 @@ fn vectors() -> Vec<Value> {
 }
 
 fn of_kind(kind: &str) -> Vec<Value> {
-    let v: Vec<Value> = vectors()
-        .into_iter()
-        .filter(|v| v["kind"] == kind)
-        .collect();
+    let v: Vec<Value> = vectors().into_iter().filter(|v| v["kind"] == kind).collect();
     assert!(!v.is_empty(), "no {kind} vectors");
     v
 }
 
 fn s<'a>(v: &'a Value, k: &str) -> &'a str {
-    v[k].as_str()
-        .unwrap_or_else(|| panic!("{} lacks {k}", v["id"]))
+    v[k].as_str().unwrap_or_else(|| panic!("{} lacks {k}", v["id"]))
 }
 
 #[test]
@@ -37,13 +33,7 @@ fn every_header_vector_verifies_and_is_reproduced_byte_for_byte() {
         let header: SignatureHeader = s(&v, "expected_header").parse().unwrap();
         let public = PublicKey::from_base64(s(&v, "signing_public_key")).unwrap();
         assert_eq!(
-            verify(
-                &header,
-                body,
-                &public,
-                header.created,
-                &ValidityPolicy::default()
-            ),
+            verify(&header, body, &public, header.created, &ValidityPolicy::default()),
             Ok(()),
             "{id}"
         );
@@ -53,10 +43,7 @@ fn every_header_vector_verifies_and_is_reproduced_byte_for_byte() {
         // Both private-key forms sign to exactly the published header.
         let key = PrivateKey::from_base64(s(&v, "signing_private_key")).unwrap();
         for form in [key.to_base64_keypair(), key.to_base64_seed()] {
-            let signer = Signer::new(
-                PrivateKey::from_base64(&form).unwrap(),
-                header.key_id.clone(),
-            );
+            let signer = Signer::new(PrivateKey::from_base64(&form).unwrap(), header.key_id.clone());
             let ours = signer.sign(body, header.created, header.expires);
             assert_eq!(ours.to_string(), s(&v, "expected_header"), "{id}");
         }
@@ -121,14 +108,7 @@ fn the_published_header_fails_on_the_pretty_printed_copy_of_its_body() {
         let public = PublicKey::from_base64(s(&v, "signing_public_key")).unwrap();
         let body = s(&pretty, "body_utf8").as_bytes();
         assert!(
-            verify(
-                &header,
-                body,
-                &public,
-                header.created,
-                &ValidityPolicy::default()
-            )
-            .is_err(),
+            verify(&header, body, &public, header.created, &ValidityPolicy::default()).is_err(),
             "{id}"
         );
         let now = header.created.to_string();

@@ -1,0 +1,383 @@
+//! `POST /api/v1/orders` (platform), `GET /api/v1/orders/{id}`, `GET /api/v1/orders/{id}/timeline`
+//! (platform, or the order's customer or provider).
+
+use super::auth::{Caller, Role, caller};
+use super::error::ApiError;
+use crate::http::AppState;
+use crate::orchestrator::{
+    Escrow, Fulfillment, FulfillmentState, LegStatus, LogisticsLeg, Money, Order, OrderState, OrderStatus,
+    RetailLeg,
+};
+use crate::protocol::{DomainFamily, SubscriberId, TransactionId, format_timestamp};
+use crate::store::{Destination, TimelineItem};
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// Parses a JSON request body: syntax errors are 400, well-formed but wrong data is 422.
+pub fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => ApiError::unprocessable(&e.to_string()),
+        _ => ApiError::bad_request(&format!("body is not valid JSON: {e}")),
+    })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MoneyBody {
+    currency: String,
+    value: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FulfillmentBody {
+    id: String,
+    #[serde(rename = "type", default = "delivery")]
+    kind: String,
+    state: String,
+}
+
+fn delivery() -> String {
+    "Delivery".into()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RetailBody {
+    domain: String,
+    transaction_id: String,
+    bpp_id: String,
+    bpp_uri: String,
+    fulfillments: Vec<FulfillmentBody>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LogisticsBody {
+    domain: String,
+    order_id: String,
+    transaction_id: String,
+    bpp_id: String,
+    bpp_uri: String,
+    linked_fulfillment_id: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegisterOrder {
+    order_id: String,
+    customer_id: String,
+    provider_id: String,
+    state: String,
+    escrow: MoneyBody,
+    retail: RetailBody,
+    #[serde(default)]
+    logistics: Option<LogisticsBody>,
+}
+
+fn field<T, E: std::fmt::Display>(r: Result<T, E>, name: &str) -> Result<T, ApiError> {
+    r.map_err(|e| ApiError::unprocessable(&format!("{name}: {e}")))
+}
+
+fn non_empty<'a>(s: &'a str, name: &str) -> Result<&'a str, ApiError> {
+    if s.trim().is_empty() || s.len() > 255 {
+        Err(ApiError::unprocessable(&format!(
+            "{name} must be 1 to 255 characters"
+        )))
+    } else {
+        Ok(s)
+    }
+}
+
+fn uri(s: &str, name: &str) -> Result<String, ApiError> {
+    if s.starts_with("http://") || s.starts_with("https://") {
+        Ok(s.to_owned())
+    } else {
+        Err(ApiError::unprocessable(&format!("{name} must be an http(s) URL")))
+    }
+}
+
+impl RegisterOrder {
+    fn into_order(self, now: chrono::DateTime<chrono::Utc>) -> Result<Order, ApiError> {
+        non_empty(&self.order_id, "order_id")?;
+        non_empty(&self.customer_id, "customer_id")?;
+        non_empty(&self.provider_id, "provider_id")?;
+        let state: OrderState = field(self.state.parse(), "state")?;
+        if state.is_terminal() {
+            return Err(ApiError::unprocessable(
+                "state: a Completed or Cancelled order cannot be registered",
+            ));
+        }
+        let escrow = Money::parse(&self.escrow.currency, &self.escrow.value)
+            .ok_or_else(|| ApiError::unprocessable("escrow: currency must be ISO 4217 (INR) and value a decimal string with at most two decimals"))?;
+        if DomainFamily::of(&self.retail.domain) != Some(DomainFamily::Retail) {
+            return Err(ApiError::unprocessable(
+                "retail.domain must be a retail domain such as ONDC:RET10",
+            ));
+        }
+        if self.retail.fulfillments.is_empty() {
+            return Err(ApiError::unprocessable(
+                "retail.fulfillments must list at least one fulfillment",
+            ));
+        }
+        let mut fulfillments = Vec::new();
+        for (i, f) in self.retail.fulfillments.iter().enumerate() {
+            non_empty(&f.id, &format!("retail.fulfillments[{i}].id"))?;
+            let state: FulfillmentState = field(f.state.parse(), &format!("retail.fulfillments[{i}].state"))?;
+            if fulfillments.iter().any(|x: &Fulfillment| x.id == f.id) {
+                return Err(ApiError::unprocessable(&format!(
+                    "retail.fulfillments[{i}].id {} is repeated",
+                    f.id
+                )));
+            }
+            fulfillments.push(Fulfillment {
+                id: f.id.clone(),
+                kind: f.kind.clone(),
+                state,
+                updated_at: None,
+            });
+        }
+        let retail = RetailLeg {
+            domain: self.retail.domain,
+            transaction_id: field(
+                TransactionId::parse(&self.retail.transaction_id),
+                "retail.transaction_id",
+            )?,
+            bpp_id: field(SubscriberId::parse(&self.retail.bpp_id), "retail.bpp_id")?,
+            bpp_uri: uri(&self.retail.bpp_uri, "retail.bpp_uri")?,
+            status: LegStatus::Active,
+            fulfillments,
+        };
+        let logistics = match self.logistics {
+            None => None,
+            Some(l) => {
+                if DomainFamily::of(&l.domain) != Some(DomainFamily::Logistics) {
+                    return Err(ApiError::unprocessable(
+                        "logistics.domain must be a logistics domain such as ONDC:LOG10",
+                    ));
+                }
+                if !retail
+                    .fulfillments
+                    .iter()
+                    .any(|f| f.id == l.linked_fulfillment_id)
+                {
+                    return Err(ApiError::unprocessable(
+                        "logistics.linked_fulfillment_id must name one of retail.fulfillments",
+                    ));
+                }
+                if l.transaction_id == retail.transaction_id.as_str() {
+                    return Err(ApiError::unprocessable(
+                        "logistics.transaction_id must differ from retail.transaction_id",
+                    ));
+                }
+                Some(LogisticsLeg {
+                    domain: l.domain,
+                    order_id: non_empty(&l.order_id, "logistics.order_id")?.to_owned(),
+                    transaction_id: field(
+                        TransactionId::parse(&l.transaction_id),
+                        "logistics.transaction_id",
+                    )?,
+                    bpp_id: field(SubscriberId::parse(&l.bpp_id), "logistics.bpp_id")?,
+                    bpp_uri: uri(&l.bpp_uri, "logistics.bpp_uri")?,
+                    linked_fulfillment_id: l.linked_fulfillment_id,
+                    status: LegStatus::Active,
+                    fulfillments: Vec::new(),
+                    charges: None,
+                })
+            }
+        };
+        Ok(Order {
+            id: self.order_id,
+            customer_id: self.customer_id,
+            provider_id: self.provider_id,
+            state,
+            escrow: Escrow {
+                currency: escrow.currency,
+                held: escrow.minor,
+                refunded: 0,
+                charged: 0,
+            },
+            retail,
+            logistics,
+            status: OrderStatus::Active,
+            cancel_requests: Vec::new(),
+            cancellation: None,
+            awaiting_update: None,
+            created_at: now,
+            updated_at: now,
+        })
+    }
+}
+
+/// `POST /api/v1/orders`.
+pub async fn register(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let who = caller(&req, &state.tokens)?;
+    if who.role != Role::Platform {
+        return Err(ApiError::forbidden("only the platform registers orders"));
+    }
+    let order = parse_body::<RegisterOrder>(&body)?.into_order(state.clock.now())?;
+    if !state
+        .store
+        .insert_order(&order)
+        .await
+        .map_err(|e| ApiError::internal(&e))?
+    {
+        return Err(ApiError::conflict(&format!(
+            "order {} (or one of its transaction ids) is already registered",
+            order.id
+        )));
+    }
+    Ok(HttpResponse::Created().json(order_view(&order)))
+}
+
+/// Loads an order the caller may see: the platform sees all, a customer or provider their own.
+pub fn visible_order(state: &AppState, who: &Caller, id: &str) -> Result<Order, ApiError> {
+    let order = state
+        .store
+        .order(id)
+        .map_err(|e| ApiError::internal(&e))?
+        .ok_or_else(|| ApiError::not_found(&format!("no order {id}")))?;
+    let allowed = match who.role {
+        Role::Platform => true,
+        Role::Customer => order.customer_id == who.id,
+        Role::Provider => order.provider_id == who.id,
+    };
+    if allowed {
+        Ok(order)
+    } else {
+        Err(ApiError::forbidden(&format!("order {id} is not yours")))
+    }
+}
+
+/// `GET /api/v1/orders/{id}`.
+pub async fn show(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let who = caller(&req, &state.tokens)?;
+    let order = visible_order(&state, &who, &path)?;
+    Ok(HttpResponse::Ok().json(order_view(&order)))
+}
+
+/// `GET /api/v1/orders/{id}/timeline`.
+pub async fn timeline(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let who = caller(&req, &state.tokens)?;
+    let order = visible_order(&state, &who, &path)?;
+    let items = state
+        .store
+        .timeline(&order.id)
+        .map_err(|e| ApiError::internal(&e))?;
+    let lines: Vec<Value> = items.iter().map(timeline_line).collect();
+    Ok(HttpResponse::Ok().json(json!({"order_id": order.id, "messages": lines})))
+}
+
+fn timeline_line(item: &TimelineItem) -> Value {
+    match item {
+        TimelineItem::In { seq, record } => {
+            let answer: Value = serde_json::from_str(&record.answer.body).unwrap_or(Value::Null);
+            json!({
+                "direction": "in",
+                "seq": seq,
+                "action": record.action,
+                "message_id": record.message_id,
+                "counterpart": record.sender,
+                "at": format_timestamp(record.received_at),
+                "status": if record.answer.status == 200 { "acked" } else { "nacked" },
+                "error": answer.get("error"),
+            })
+        }
+        TimelineItem::Out { entry } => json!({
+            "direction": "out",
+            "action": entry.action,
+            "message_id": entry.message_id,
+            "counterpart": match &entry.destination {
+                Destination::Beckn { counterpart, .. } => json!(counterpart),
+                Destination::Webhook => json!("webhook"),
+            },
+            "leg": match &entry.destination {
+                Destination::Beckn { leg, .. } => json!(leg),
+                Destination::Webhook => Value::Null,
+            },
+            "at": format_timestamp(entry.created_at),
+            "status": entry.status,
+            "attempts": entry.attempts,
+            "last_error": entry.last_error,
+            "delivered_at": entry.delivered_at.map(format_timestamp),
+            "body": serde_json::from_str::<Value>(&entry.body).unwrap_or(Value::Null),
+        }),
+    }
+}
+
+fn money(currency: &str, minor: i64) -> Value {
+    json!({"currency": currency, "value": Money { currency: currency.to_owned(), minor }.value()})
+}
+
+fn leg_status(s: &LegStatus) -> Value {
+    match s {
+        LegStatus::Active => json!({"status": "active"}),
+        LegStatus::Cancelling { message_id } => {
+            json!({"status": "cancelling", "cancel_message_id": message_id})
+        }
+        LegStatus::Cancelled => json!({"status": "cancelled"}),
+    }
+}
+
+fn fulfillments(list: &[Fulfillment]) -> Value {
+    json!(list
+        .iter()
+        .map(|f| json!({"id": f.id, "type": f.kind, "state": f.state, "updated_at": f.updated_at.map(format_timestamp)}))
+        .collect::<Vec<_>>())
+}
+
+/// The order as the REST API shows it.
+pub fn order_view(o: &Order) -> Value {
+    let e = &o.escrow;
+    json!({
+        "order_id": o.id,
+        "customer_id": o.customer_id,
+        "provider_id": o.provider_id,
+        "state": o.state.as_str(),
+        "status": o.status,
+        "retail": {
+            "domain": o.retail.domain, "transaction_id": o.retail.transaction_id, "bpp_id": o.retail.bpp_id,
+            "bpp_uri": o.retail.bpp_uri, "cancellation": leg_status(&o.retail.status),
+            "fulfillments": fulfillments(&o.retail.fulfillments),
+        },
+        "logistics": o.logistics.as_ref().map(|l| json!({
+            "domain": l.domain, "order_id": l.order_id, "transaction_id": l.transaction_id, "bpp_id": l.bpp_id,
+            "bpp_uri": l.bpp_uri, "linked_fulfillment_id": l.linked_fulfillment_id,
+            "cancellation": leg_status(&l.status), "fulfillments": fulfillments(&l.fulfillments),
+            "charges": l.charges.as_ref().map(|m| money(&m.currency, m.minor)),
+        })),
+        "cancellation": o.cancellation.as_ref().map(|c| json!({
+            "initiator": c.initiator, "initiated_by": c.initiated_by, "reason_code": c.reason_code,
+            "retail_reason": c.retail_reason, "logistics_reason": c.logistics_reason,
+            "at": format_timestamp(c.at),
+            "claim": c.claim.as_ref().map(|m| money(&m.currency, m.minor)),
+            "legs": {
+                "retail": leg_status(&o.retail.status),
+                "logistics": o.logistics.as_ref().map(|l| leg_status(&l.status)),
+            },
+            "awaiting_seller_update": o.awaiting_update,
+        })),
+        "charges": o.cancellation.as_ref().and_then(|c| c.claim.as_ref()).map(|m| money(&m.currency, m.minor)),
+        "escrow": {
+            "currency": e.currency,
+            "held": money(&e.currency, e.held).get("value"),
+            "refunded": money(&e.currency, e.refunded).get("value"),
+            "charged": money(&e.currency, e.charged).get("value"),
+        },
+        "created_at": format_timestamp(o.created_at),
+        "updated_at": format_timestamp(o.updated_at),
+    })
+}

@@ -1,0 +1,235 @@
+//! The outbox worker: delivers pending entries, retries with exponential backoff and full
+//! jitter, keeps each message's message_id across retries, and marks an entry failed after the
+//! configured number of attempts. Because entries are written with the state change that caused
+//! them, a restart resumes exactly where a crash left off: undelivered entries go out, delivered
+//! ones never again.
+
+use super::client::{OutboundClient, SendResult};
+use crate::clock::Clock;
+use crate::registry::Registry;
+use crate::store::{DeliveryStatus, Destination, OutboxEntry, Store};
+use crate::telemetry::Metrics;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// How often and how patiently to retry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts before an entry is marked failed.
+    pub max_attempts: u32,
+    /// Delay before the second attempt.
+    pub initial_backoff: Duration,
+    /// Longest delay between attempts.
+    pub max_backoff: Duration,
+}
+
+impl RetryPolicy {
+    /// The delay after `attempts` failed attempts: `initial × 2^(attempts−1)`, capped, then
+    /// scaled by a random factor in [0.5, 1.0] so peers recovering together are not hit at once.
+    pub fn backoff(&self, attempts: u32, jitter: f64) -> Duration {
+        let exp = self
+            .initial_backoff
+            .saturating_mul(1u32 << attempts.saturating_sub(1).min(20));
+        exp.min(self.max_backoff)
+            .mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0))
+    }
+}
+
+/// Delivers the outbox.
+pub struct OutboxWorker {
+    store: Arc<dyn Store>,
+    client: OutboundClient,
+    registry: Arc<Registry>,
+    clock: Arc<dyn Clock>,
+    policy: RetryPolicy,
+    wake: Arc<Notify>,
+    metrics: Arc<Metrics>,
+    webhook_url: Option<String>,
+}
+
+impl OutboxWorker {
+    /// A worker; call [`Self::wake`] after enqueueing so it does not wait for its next poll.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        store: Arc<dyn Store>,
+        client: OutboundClient,
+        registry: Arc<Registry>,
+        clock: Arc<dyn Clock>,
+        policy: RetryPolicy,
+        wake: Arc<Notify>,
+        metrics: Arc<Metrics>,
+        webhook_url: Option<String>,
+    ) -> Self {
+        Self {
+            store,
+            client,
+            registry,
+            clock,
+            policy,
+            wake,
+            metrics,
+            webhook_url,
+        }
+    }
+
+    /// Runs until the task is dropped.
+    pub async fn run(self) {
+        loop {
+            let now = self.clock.now();
+            let due = match self.store.due_outbox(now, 64) {
+                Ok(d) => d,
+                Err(e) => {
+                    tracing::error!(error = %e, "outbox: cannot read due entries");
+                    Vec::new()
+                }
+            };
+            let batch = due.len();
+            let mut tasks = tokio::task::JoinSet::new();
+            for entry in due {
+                let this = self.attempt_context();
+                tasks.spawn(async move { this.attempt(entry).await });
+            }
+            while tasks.join_next().await.is_some() {}
+            if batch == 64 {
+                continue;
+            }
+            // Sleep until the next entry is due (at most a second), or until woken.
+            let wait = self
+                .store
+                .next_due()
+                .ok()
+                .flatten()
+                .map(|t| (t - self.clock.now()).to_std().unwrap_or(Duration::ZERO))
+                .unwrap_or(Duration::from_secs(1))
+                .min(Duration::from_secs(1));
+            if wait.is_zero() {
+                tokio::task::yield_now().await;
+                continue;
+            }
+            let _ = tokio::time::timeout(wait, self.wake.notified()).await;
+        }
+    }
+
+    fn attempt_context(&self) -> Attempt {
+        Attempt {
+            store: self.store.clone(),
+            client: self.client.clone(),
+            registry: self.registry.clone(),
+            clock: self.clock.clone(),
+            policy: self.policy,
+            metrics: self.metrics.clone(),
+            webhook_url: self.webhook_url.clone(),
+        }
+    }
+}
+
+struct Attempt {
+    store: Arc<dyn Store>,
+    client: OutboundClient,
+    registry: Arc<Registry>,
+    clock: Arc<dyn Clock>,
+    policy: RetryPolicy,
+    metrics: Arc<Metrics>,
+    webhook_url: Option<String>,
+}
+
+impl Attempt {
+    async fn attempt(&self, mut entry: OutboxEntry) {
+        let (url, signed) = match &entry.destination {
+            // The registry's current subscriber_url wins over the one given at registration.
+            Destination::Beckn { counterpart, .. } => {
+                let url = self
+                    .registry
+                    .participant(counterpart)
+                    .map(|p| {
+                        format!(
+                            "{}/{}",
+                            p.record.subscriber_url.trim_end_matches('/'),
+                            entry.action
+                        )
+                    })
+                    .unwrap_or_else(|| entry.url.clone());
+                (url, true)
+            }
+            Destination::Webhook => match &self.webhook_url {
+                Some(u) => (u.clone(), false),
+                None => {
+                    // Nowhere to deliver: the notification stays listed for its user.
+                    entry.status = DeliveryStatus::Delivered;
+                    entry.last_error = Some("no webhook configured".into());
+                    let _ = self.store.save_delivery(&entry).await;
+                    return;
+                }
+            },
+        };
+        let result = self.client.post(&url, entry.body.as_bytes(), signed).await;
+        entry.attempts += 1;
+        let now = self.clock.now();
+        let outcome = match result {
+            SendResult::Acked => {
+                entry.status = DeliveryStatus::Delivered;
+                entry.delivered_at = Some(now);
+                entry.last_error = None;
+                "delivered"
+            }
+            SendResult::Nacked { status, body } => {
+                entry.last_error = Some(format!("HTTP {status}: {body}"));
+                self.schedule_retry(&mut entry, now)
+            }
+            SendResult::Unreachable(e) => {
+                entry.last_error = Some(e);
+                self.schedule_retry(&mut entry, now)
+            }
+        };
+        tracing::info!(
+            message_id = %entry.message_id, order_id = %entry.order_id, action = %entry.action,
+            attempts = entry.attempts, outcome, error = entry.last_error.as_deref().unwrap_or(""),
+            "outbox attempt"
+        );
+        self.metrics
+            .outbox
+            .with_label_values(&[entry.action.as_str(), outcome])
+            .inc();
+        if let Err(e) = self.store.save_delivery(&entry).await {
+            // The attempt will simply be repeated; the counterpart dedupes on message_id.
+            tracing::error!(error = %e, message_id = %entry.message_id, "outbox: cannot save the attempt");
+        }
+    }
+
+    fn schedule_retry(&self, entry: &mut OutboxEntry, now: chrono::DateTime<chrono::Utc>) -> &'static str {
+        if entry.attempts >= self.policy.max_attempts {
+            entry.status = DeliveryStatus::Failed;
+            return "failed";
+        }
+        let delay = self.policy.backoff(entry.attempts, rand_unit());
+        entry.next_attempt_at = now + chrono::Duration::from_std(delay).unwrap_or_default();
+        "retry"
+    }
+}
+
+/// A random number in [0, 1) from the OS source.
+fn rand_unit() -> f64 {
+    use rand_core::RngCore as _;
+    (rand_core::OsRng.next_u32() as f64) / (u32::MAX as f64 + 1.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_caps_and_jitters_within_half() {
+        let p = RetryPolicy {
+            max_attempts: 5,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(1),
+        };
+        assert_eq!(p.backoff(1, 1.0), Duration::from_millis(100));
+        assert_eq!(p.backoff(2, 1.0), Duration::from_millis(200));
+        assert_eq!(p.backoff(3, 1.0), Duration::from_millis(400));
+        assert_eq!(p.backoff(10, 1.0), Duration::from_secs(1));
+        assert_eq!(p.backoff(2, 0.0), Duration::from_millis(100));
+        assert!(p.backoff(40, 0.5) <= Duration::from_secs(1));
+    }
+}
