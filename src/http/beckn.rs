@@ -7,18 +7,15 @@
 //! durably before answering ACK. A duplicate `(sender, action, message_id)` gets the first answer.
 
 use super::AppState;
+use super::effects::effect;
 use super::rejection::Rejection;
-use crate::orchestrator::{
-    Command, Event, EventError, Inputs, Order, Outcome, build, order_id_of, read_event, transition,
-};
+use crate::orchestrator::requests::after_network_change;
+use crate::orchestrator::{Event, EventError, Inputs, Order, Outcome, order_id_of, read_event, transition};
 use crate::protocol::{ACK_BODY, Action, ErrorType, check_context, parse_strict, peek_family};
-use crate::protocol::{Context, DomainFamily, MessageId, NackError, nack_body};
+use crate::protocol::{Context, DomainFamily, MessageId, NackError, excerpt, nack_body};
 use crate::registry::{KeyRejection, Participant};
 use crate::signing::{HeaderRole, SignatureHeader, verify};
-use crate::store::{
-    Accepted, Decision, DeliveryStatus, Destination, Effect, InboundRecord, OutboxEntry, StoredAnswer,
-    Verification,
-};
+use crate::store::{Accepted, Decision, InboundRecord, StoredAnswer, Verification};
 use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
@@ -157,7 +154,10 @@ async fn handle(
         return Err(invalid(
             ErrorType::Context,
             "$.context.action",
-            &format!("action {stated:?} does not match the endpoint /{action}"),
+            &format!(
+                "action {:?} does not match the endpoint /{action}",
+                excerpt(stated)
+            ),
         ));
     }
     state
@@ -338,46 +338,21 @@ fn decide(
             answer: ack(),
             effect: None,
         },
-        Ok(Outcome::Applied { order, commands }) => {
-            let outbox = commands
-                .iter()
-                .map(|c| outbox_entry(&order, c, now, state))
-                .collect();
+        Ok(Outcome::Applied {
+            order: next,
+            commands,
+        }) => {
+            let mut next = *next;
+            let notices = after_network_change(order, &mut next);
             Decision {
                 answer: ack(),
-                effect: Some(Effect {
-                    order: *order,
-                    outbox,
-                }),
+                effect: Some(effect(state, next, &commands, notices, now)),
             }
         }
         Err(refusal) => Decision {
             answer: domain_nack(refusal.code(), refusal.to_string(), None),
             effect: None,
         },
-    }
-}
-
-/// The outbox entry of a command: its body built and addressed now, sent by the worker.
-pub fn outbox_entry(order: &Order, command: &Command, now: DateTime<Utc>, state: &AppState) -> OutboxEntry {
-    let (leg, action, message_id) = command.route();
-    let addressed = build(order, command, &state.identity, now);
-    OutboxEntry {
-        message_id: message_id.clone(),
-        order_id: order.id.clone(),
-        action: action.to_owned(),
-        destination: Destination::Beckn {
-            leg,
-            counterpart: addressed.counterpart,
-        },
-        url: addressed.url,
-        body: String::from_utf8_lossy(&addressed.body).into_owned(),
-        status: DeliveryStatus::Pending,
-        attempts: 0,
-        next_attempt_at: now,
-        last_error: None,
-        created_at: now,
-        delivered_at: None,
     }
 }
 

@@ -3,6 +3,7 @@
 //! Handlers extract, call the core, and map the result; they hold no protocol logic of their own.
 
 mod beckn;
+mod effects;
 mod ops;
 mod rejection;
 pub mod rest;
@@ -54,6 +55,8 @@ pub struct AppState {
     pub tokens: TokenKeys,
     /// Wakes the outbox worker after something was enqueued.
     pub wake: Arc<Notify>,
+    /// Where notifications are also POSTed.
+    pub webhook_url: Option<String>,
 }
 
 /// Why the application could not start.
@@ -99,6 +102,7 @@ impl Application {
             },
             tokens: TokenKeys::hs256(settings.rest.token_secret.as_bytes()),
             wake: Arc::new(Notify::new()),
+            webhook_url: settings.rest.webhook_url.clone(),
         });
         let client = OutboundClient::new(
             settings.signer(),
@@ -129,13 +133,7 @@ impl Application {
                 .app_data(state.clone())
                 .route("/healthz", web::get().to(ops::healthz))
                 .route("/metrics", web::get().to(ops::metrics))
-                .service(
-                    web::scope("/api/v1")
-                        .app_data(web::PayloadConfig::new(256 * 1024))
-                        .route("/orders", web::post().to(rest::orders::register))
-                        .route("/orders/{id}", web::get().to(rest::orders::show))
-                        .route("/orders/{id}/timeline", web::get().to(rest::orders::timeline)),
-                )
+                .service(web::scope("/api/v1").configure(rest::routes))
                 .route("/{action}", web::post().to(beckn::receive))
                 .default_service(web::to(ops::not_found))
         })

@@ -18,5 +18,5 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
 /// Any other path or method: a JSON 404.
 pub async fn not_found() -> HttpResponse {
     HttpResponse::NotFound()
-        .json(serde_json::json!({"error": {"code": "not_found", "message": "no such endpoint"}}))
+        .json(serde_json::json!({"error": {"code": "no_route", "message": "no such endpoint or method"}}))
 }

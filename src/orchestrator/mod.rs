@@ -10,6 +10,7 @@ mod machine;
 mod messages;
 mod model;
 pub mod reasons;
+pub mod requests;
 mod states;
 
 pub use events::{EventError, order_id_of, read_event};

@@ -15,6 +15,14 @@ pub struct ContextError {
     pub message: String,
 }
 
+/// At most 64 characters of a received value, so an error never echoes a large input.
+pub fn excerpt(s: &str) -> String {
+    match s.char_indices().nth(64) {
+        Some((end, _)) => format!("{}…", &s[..end]),
+        None => s.to_owned(),
+    }
+}
+
 fn err(path: &'static str, message: impl Into<String>) -> ContextError {
     ContextError {
         path,
@@ -76,7 +84,10 @@ pub fn peek_family(body: &Value) -> Result<DomainFamily, ContextError> {
     DomainFamily::of(domain).ok_or_else(|| {
         err(
             "$.context.domain",
-            format!("domain {domain:?} is not a retail or logistics domain this gateway serves"),
+            format!(
+                "domain {:?} is not a retail or logistics domain this gateway serves",
+                excerpt(domain)
+            ),
         )
     })
 }
@@ -103,14 +114,17 @@ pub fn check_context(
     if action != endpoint.as_str() {
         return Err(err(
             "$.context.action",
-            format!("action {action:?} does not match the endpoint /{endpoint}"),
+            format!(
+                "action {:?} does not match the endpoint /{endpoint}",
+                excerpt(&action)
+            ),
         ));
     }
     let domain = text("$.context.domain", "domain")?;
     let family = DomainFamily::of(&domain).ok_or_else(|| {
         err(
             "$.context.domain",
-            format!("domain {domain:?} is not served here"),
+            format!("domain {:?} is not served here", excerpt(&domain)),
         )
     })?;
     let core_version = text("$.context.core_version", "core_version")?;
@@ -118,7 +132,8 @@ pub fn check_context(
         return Err(err(
             "$.context.core_version",
             format!(
-                "core_version {core_version:?} is not accepted (accepted: {})",
+                "core_version {:?} is not accepted (accepted: {})",
+                excerpt(&core_version),
                 core_versions.join(", ")
             ),
         ));
@@ -296,6 +311,14 @@ mod tests {
             b["context"][field] = value.clone();
             assert_eq!(check(&b).map_err(|e| e.path), Err(path), "{field} = {value}");
         }
+    }
+
+    #[test]
+    fn errors_never_echo_large_values() {
+        let mut b = body();
+        b["context"]["core_version"] = json!("9".repeat(100_000));
+        let e = check(&b).unwrap_err();
+        assert!(e.message.len() < 200, "{}", e.message.len());
     }
 
     #[test]

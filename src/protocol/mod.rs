@@ -12,7 +12,9 @@ mod schema;
 
 pub use ack::{ACK_BODY, ErrorType, NackError, nack_body};
 pub use action::{Action, DomainFamily, UnknownAction};
-pub use context::{Context, ContextError, check_context, format_timestamp, parse_timestamp, peek_family};
+pub use context::{
+    Context, ContextError, check_context, excerpt, format_timestamp, parse_timestamp, peek_family,
+};
 pub use ids::{IdError, MessageId, SubscriberId, TransactionId, UniqueKeyId};
 pub use json::parse_strict;
 pub use schema::{SchemaError, SchemaViolation, Schemas};

@@ -162,13 +162,35 @@ pub struct OutboxEntry {
     pub delivered_at: Option<DateTime<Utc>>,
 }
 
-/// A new order state and the messages it sends, written in one atomic step.
+/// A notification kept for one user (and, when a webhook is configured, also sent there).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notification {
+    /// Its id.
+    pub id: String,
+    /// The user it is for.
+    pub user_id: String,
+    /// The order concerned.
+    pub order_id: String,
+    /// What happened (`cancellation_accepted`, …).
+    pub kind: String,
+    /// The cancellation request concerned, if any.
+    pub request_id: Option<String>,
+    /// A sentence for a person.
+    pub message: String,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// A new order state, the messages it sends and the notifications it raises, written in one
+/// atomic step.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Effect {
     /// The order after the change.
     pub order: Order,
     /// Messages to send.
     pub outbox: Vec<OutboxEntry>,
+    /// Notifications to keep.
+    pub notifications: Vec<Notification>,
 }
 
 /// What an inbound message does, decided inside the store's atomic step from the current order.
@@ -274,6 +296,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every message in and out for an order, in the order they happened.
     fn timeline(&self, order_id: &str) -> Result<Vec<TimelineItem>, StoreError>;
+
+    /// A user's notifications, oldest first.
+    fn notifications(&self, user_id: &str) -> Result<Vec<Notification>, StoreError>;
 
     /// Audit entries in arrival order, starting after sequence number `after`.
     fn inbound_after(&self, after: u64, limit: usize) -> Result<Vec<(u64, InboundRecord)>, StoreError>;

@@ -9,8 +9,8 @@
 
 use super::group_commit::GroupCommit;
 use super::{
-    Accepted, Decision, DeliveryStatus, Effect, InboundRecord, OutboxEntry, Store, StoreError, StoredAnswer,
-    TimelineItem, UpdateError, Veto,
+    Accepted, Decision, DeliveryStatus, Effect, InboundRecord, Notification, OutboxEntry, Store, StoreError,
+    StoredAnswer, TimelineItem, UpdateError, Veto,
 };
 use crate::orchestrator::Order;
 use async_trait::async_trait;
@@ -60,14 +60,30 @@ fn log_key(order_id: &str, counter: u64) -> Vec<u8> {
     k
 }
 
-/// Writes an order change and its outbox entries inside a transaction.
-fn write_effect(
-    orders: &TransactionalTree,
-    outbox: &TransactionalTree,
-    pending: &TransactionalTree,
-    log: &TransactionalTree,
-    effect: &Effect,
-) -> TxResult<()> {
+/// The trees an order change touches.
+struct EffectTrees<'a> {
+    orders: &'a TransactionalTree,
+    outbox: &'a TransactionalTree,
+    pending: &'a TransactionalTree,
+    log: &'a TransactionalTree,
+    notes: &'a TransactionalTree,
+}
+
+/// Writes an order change, its outbox entries and its notifications inside a transaction.
+fn write_effect(t: &EffectTrees<'_>, effect: &Effect) -> TxResult<()> {
+    let EffectTrees {
+        orders,
+        outbox,
+        pending,
+        log,
+        notes,
+    } = *t;
+    for n in &effect.notifications {
+        notes.insert(
+            log_key(&n.user_id, notes.generate_id()?),
+            encode(n).map_err(abort)?,
+        )?;
+    }
     orders.insert(effect.order.id.as_bytes(), encode(&effect.order).map_err(abort)?)?;
     for entry in &effect.outbox {
         let id = entry.message_id.as_str().as_bytes();
@@ -121,6 +137,7 @@ pub struct SledStore {
     outbox: sled::Tree,
     pending: sled::Tree,
     order_log: sled::Tree,
+    notes: sled::Tree,
     commit: Arc<GroupCommit>,
 }
 
@@ -145,6 +162,7 @@ impl SledStore {
             outbox: db.open_tree("outbox").map_err(engine)?,
             pending: db.open_tree("outbox_pending").map_err(engine)?,
             order_log: db.open_tree("order_log").map_err(engine)?,
+            notes: db.open_tree("notifications").map_err(engine)?,
             db,
             commit,
         })
@@ -171,9 +189,10 @@ impl Store for SledStore {
             &self.outbox,
             &self.pending,
             &self.order_log,
+            &self.notes,
         );
         let outcome = trees
-            .transaction(|(inbound, dedupe, orders, txn, outbox, pending, log)| {
+            .transaction(|(inbound, dedupe, orders, txn, outbox, pending, log, notes)| {
                 if let Some(existing) = dedupe.get(&key)? {
                     return Ok(Err(existing));
                 }
@@ -205,7 +224,16 @@ impl Store for SledStore {
                     )?;
                 }
                 if let Some(effect) = &decision.effect {
-                    write_effect(orders, outbox, pending, log, effect)?;
+                    write_effect(
+                        &EffectTrees {
+                            orders,
+                            outbox,
+                            pending,
+                            log,
+                            notes,
+                        },
+                        effect,
+                    )?;
                 }
                 Ok(Ok((seq, decision.answer)))
             })
@@ -260,15 +288,30 @@ impl Store for SledStore {
         id: &str,
         decide: &(dyn for<'o> Fn(&'o Order) -> Result<Effect, Veto> + Send + Sync),
     ) -> Result<Result<Order, UpdateError>, StoreError> {
-        let result = (&self.orders, &self.outbox, &self.pending, &self.order_log)
-            .transaction(|(orders, outbox, pending, log)| {
+        let result = (
+            &self.orders,
+            &self.outbox,
+            &self.pending,
+            &self.order_log,
+            &self.notes,
+        )
+            .transaction(|(orders, outbox, pending, log, notes)| {
                 let Some(current) = orders.get(id.as_bytes())? else {
                     return Ok(Err(UpdateError::NotFound));
                 };
                 let current: Order = decode(&current).map_err(abort)?;
                 match decide(&current) {
                     Ok(effect) => {
-                        write_effect(orders, outbox, pending, log, &effect)?;
+                        write_effect(
+                            &EffectTrees {
+                                orders,
+                                outbox,
+                                pending,
+                                log,
+                                notes,
+                            },
+                            &effect,
+                        )?;
                         Ok(Ok(effect.order))
                     }
                     Err(veto) => Ok(Err(UpdateError::Vetoed(veto))),
@@ -322,6 +365,18 @@ impl Store for SledStore {
             })
             .map_err(tx_error)?;
         self.durable().await
+    }
+
+    fn notifications(&self, user_id: &str) -> Result<Vec<Notification>, StoreError> {
+        let mut prefix = user_id.as_bytes().to_vec();
+        prefix.push(0);
+        self.notes
+            .scan_prefix(&prefix)
+            .map(|item| {
+                let (_, v) = item.map_err(engine)?;
+                decode(&v)
+            })
+            .collect()
     }
 
     fn timeline(&self, order_id: &str) -> Result<Vec<TimelineItem>, StoreError> {

@@ -137,6 +137,8 @@ pub struct Options {
     pub urls: Vec<(&'static str, String)>,
     /// Restart on an earlier app's store and keys.
     pub reuse: Option<(std::path::PathBuf, Parties)>,
+    /// `rest.webhook_url`.
+    pub webhook_url: Option<String>,
 }
 
 pub const TOKEN_SECRET: &str = "test-secret-test-secret-test-secret!";
@@ -240,12 +242,17 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         {lookup}
         [rest]
         token_secret = "{TOKEN_SECRET}"
+        {webhook}
         {extra}
         "#,
         key = parties.gateway.private_base64(),
         store = dir.path().join("data").display(),
         registry = registry_path.display(),
         extra = options.extra_toml,
+        webhook = options
+            .webhook_url
+            .map(|u| format!("webhook_url = \"{u}\""))
+            .unwrap_or_default(),
     );
     let settings = Settings::from_toml(&toml).unwrap();
     let app = Application::build(&settings, Arc::new(SystemClock)).unwrap();

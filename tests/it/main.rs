@@ -10,6 +10,7 @@ mod examples;
 mod malformed;
 mod receiver;
 mod registry;
+mod rest;
 mod sdk_interop;
 mod signing_vectors;
 mod support;

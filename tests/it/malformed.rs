@@ -906,7 +906,7 @@ async fn get_is_not_a_beckn_call(app: &TestApp) -> usize {
             .unwrap();
         assert_eq!(resp.status(), 404, "{method} {path}");
         let body: Value = resp.json().await.unwrap();
-        assert_eq!(body["error"]["code"], "not_found", "{method} {path}: {body}");
+        assert_eq!(body["error"]["code"], "no_route", "{method} {path}: {body}");
         n += 1;
     }
     n

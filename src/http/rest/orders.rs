@@ -210,7 +210,18 @@ impl RegisterOrder {
     }
 }
 
-/// `POST /api/v1/orders`.
+/// Register an order the gateway will track (platform only).
+#[utoipa::path(post, path = "/api/v1/orders", tag = "orders",
+    request_body(content = Object, description = "order_id, customer_id, provider_id, state, escrow {currency, value}, retail {domain, transaction_id, bpp_id, bpp_uri, fulfillments [{id, type, state}]}, optional logistics {domain, order_id, transaction_id, bpp_id, bpp_uri, linked_fulfillment_id}"),
+    responses(
+        (status = 201, description = "Registered; the order view", body = Object),
+        (status = 400, description = "Body is not JSON", body = super::openapi::ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not the platform", body = super::openapi::ErrorBody),
+        (status = 409, description = "Order id or transaction id already registered", body = super::openapi::ErrorBody),
+        (status = 422, description = "A field is invalid", body = super::openapi::ErrorBody),
+    ),
+    security(("bearer" = [])))]
 pub async fn register(
     req: HttpRequest,
     body: web::Bytes,
@@ -254,7 +265,17 @@ pub fn visible_order(state: &AppState, who: &Caller, id: &str) -> Result<Order, 
     }
 }
 
-/// `GET /api/v1/orders/{id}`.
+/// The order as the gateway knows it: state and status, both legs, fulfillments (forward and
+/// RTO), the cancellation, charges and escrow.
+#[utoipa::path(get, path = "/api/v1/orders/{id}", tag = "orders",
+    params(("id" = String, Path, description = "Order id")),
+    responses(
+        (status = 200, description = "The order view", body = Object),
+        (status = 401, description = "Missing or invalid token", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not the platform, nor the order's customer or provider", body = super::openapi::ErrorBody),
+        (status = 404, description = "No such order", body = super::openapi::ErrorBody),
+    ),
+    security(("bearer" = [])))]
 pub async fn show(
     req: HttpRequest,
     path: web::Path<String>,
@@ -265,7 +286,17 @@ pub async fn show(
     Ok(HttpResponse::Ok().json(order_view(&order)))
 }
 
-/// `GET /api/v1/orders/{id}/timeline`.
+/// Every Beckn message in and out for the order, in order, with direction, action, message_id,
+/// counterpart and delivery status.
+#[utoipa::path(get, path = "/api/v1/orders/{id}/timeline", tag = "orders",
+    params(("id" = String, Path, description = "Order id")),
+    responses(
+        (status = 200, description = "The timeline", body = Object),
+        (status = 401, description = "Missing or invalid token", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not the platform, nor the order's customer or provider", body = super::openapi::ErrorBody),
+        (status = 404, description = "No such order", body = super::openapi::ErrorBody),
+    ),
+    security(("bearer" = [])))]
 pub async fn timeline(
     req: HttpRequest,
     path: web::Path<String>,

@@ -1,0 +1,347 @@
+//! Cancellation requests between customer and provider (seed `000_6217eb7a4f50adeb`):
+//! `POST`/`GET /api/v1/orders/{id}/cancel`, `PATCH /api/v1/orders/{id}/cancel/{cancel_id}/accept`
+//! and `…/reject`, and the caller's `GET /api/v1/notifications`.
+//!
+//! The role and identity come from the token. Each operation is one atomic store step: the
+//! request's state, the order's status, the escrow, the notifications and the network messages
+//! an acceptance starts are written together, so two racing decisions make exactly one.
+
+use super::auth::{Caller, Role, caller};
+use super::error::ApiError;
+use super::orders::{parse_body, visible_order};
+use crate::http::AppState;
+use crate::http::effects::effect;
+use crate::orchestrator::requests::{self, Actor, RequestError};
+use crate::orchestrator::{CancelRequest, Inputs, Money, Order, Party, RequestStatus};
+use crate::protocol::{MessageId, format_timestamp};
+use crate::store::{Effect, UpdateError, Veto};
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// Body of `POST /api/v1/orders/{id}/cancel`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelBody {
+    /// A retail reason code the caller's role may use (customer: buyer codes such as 052, 053;
+    /// provider: seller codes such as 002, 021).
+    pub reason_code: String,
+    /// Cancel only this fulfillment.
+    #[serde(default)]
+    pub fulfillment_id: Option<String>,
+    /// Free text for the other party (at most 1000 bytes).
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// A cancellation request as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CancelRequestView {
+    /// Request id (`cancel_id`).
+    pub id: String,
+    /// The order.
+    pub order_id: String,
+    /// `customer` or `provider`.
+    pub requested_by: String,
+    /// The requester's user id.
+    pub requester_id: String,
+    /// Reason code.
+    pub reason_code: String,
+    /// Fulfillment, when one was named.
+    pub fulfillment_id: Option<String>,
+    /// Note.
+    pub note: Option<String>,
+    /// `pending`, `accepted` or `rejected`.
+    pub status: String,
+    /// When it was made (RFC 3339).
+    pub created_at: String,
+    /// Who decided it.
+    pub decided_by: Option<String>,
+    /// When it was decided.
+    pub decided_at: Option<String>,
+    /// The order's status now (`ACTIVE`, `CANCELLATION_REQUESTED`, `CANCELLED`, `COMPLETED`).
+    pub order_status: String,
+    /// The escrow now.
+    pub escrow: EscrowView,
+}
+
+/// Escrowed funds, Beckn-style decimal strings.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EscrowView {
+    /// Currency.
+    pub currency: String,
+    /// Held for the order.
+    pub held: String,
+    /// Returned to the customer.
+    pub refunded: String,
+    /// Kept for charges the customer owes.
+    pub charged: String,
+}
+
+/// A notification.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NotificationView {
+    /// Id.
+    pub id: String,
+    /// Order.
+    pub order_id: String,
+    /// `cancellation_requested`, `cancellation_accepted`, `cancellation_rejected`, `order_cancelled`, `cancellation_completed`.
+    pub kind: String,
+    /// The request concerned.
+    pub request_id: Option<String>,
+    /// Text.
+    pub message: String,
+    /// When (RFC 3339).
+    pub at: String,
+}
+
+fn money(currency: &str, minor: i64) -> String {
+    Money {
+        currency: currency.to_owned(),
+        minor,
+    }
+    .value()
+}
+
+fn view(order: &Order, r: &CancelRequest) -> CancelRequestView {
+    let e = &order.escrow;
+    CancelRequestView {
+        id: r.id.clone(),
+        order_id: order.id.clone(),
+        requested_by: match r.requested_by {
+            Party::Buyer => "customer".into(),
+            Party::Seller | Party::Lsp => "provider".into(),
+        },
+        requester_id: r.requester_id.clone(),
+        reason_code: r.reason_code.clone(),
+        fulfillment_id: r.fulfillment_id.clone(),
+        note: r.note.clone(),
+        status: match r.status {
+            RequestStatus::Pending => "pending",
+            RequestStatus::Accepted => "accepted",
+            RequestStatus::Rejected => "rejected",
+        }
+        .into(),
+        created_at: format_timestamp(r.created_at),
+        decided_by: r.decided_by.clone(),
+        decided_at: r.decided_at.map(format_timestamp),
+        order_status: serde_json::to_value(order.status)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default(),
+        escrow: EscrowView {
+            currency: e.currency.clone(),
+            held: money(&e.currency, e.held),
+            refunded: money(&e.currency, e.refunded),
+            charged: money(&e.currency, e.charged),
+        },
+    }
+}
+
+fn actor(who: &Caller) -> Actor<'_> {
+    match who.role {
+        Role::Customer => Actor::Customer(&who.id),
+        Role::Provider => Actor::Provider(&who.id),
+        Role::Platform => Actor::Platform,
+    }
+}
+
+fn veto(e: RequestError) -> Veto {
+    let code = match e {
+        RequestError::Forbidden(_) => "forbidden",
+        RequestError::NotFound(_) => "not_found",
+        RequestError::Conflict(_) => "conflict",
+        RequestError::Unprocessable(_) => "unprocessable",
+    };
+    Veto {
+        code,
+        message: e.to_string(),
+    }
+}
+
+fn api_error(e: UpdateError, order_id: &str) -> ApiError {
+    match e {
+        UpdateError::NotFound => ApiError::not_found(&format!("no order {order_id}")),
+        UpdateError::Vetoed(Veto { code, message }) => match code {
+            "forbidden" => ApiError::forbidden(&message),
+            "not_found" => ApiError::not_found(&message),
+            "conflict" => ApiError::conflict(&message),
+            _ => ApiError::unprocessable(&message),
+        },
+    }
+}
+
+async fn apply(
+    state: &AppState,
+    order_id: &str,
+    decide: &(dyn for<'o> Fn(&'o Order) -> Result<Effect, Veto> + Send + Sync),
+) -> Result<Order, ApiError> {
+    let order = state
+        .store
+        .update_order(order_id, decide)
+        .await
+        .map_err(|e| ApiError::internal(&e))?
+        .map_err(|e| api_error(e, order_id))?;
+    state.wake.notify_one();
+    Ok(order)
+}
+
+fn find<'o>(order: &'o Order, request_id: &str) -> Result<&'o CancelRequest, ApiError> {
+    order
+        .cancel_requests
+        .iter()
+        .find(|r| r.id == request_id)
+        .ok_or_else(|| ApiError::internal(&"request vanished"))
+}
+
+/// Ask to cancel an order (the customer or the provider of the order).
+#[utoipa::path(post, path = "/api/v1/orders/{id}/cancel", tag = "cancellation",
+    params(("id" = String, Path, description = "Order id")),
+    request_body = CancelBody,
+    responses(
+        (status = 201, description = "Request created; the order is CANCELLATION_REQUESTED", body = CancelRequestView),
+        (status = 400, description = "Body is not JSON", body = super::openapi::ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not the order's customer or provider", body = super::openapi::ErrorBody),
+        (status = 404, description = "No such order", body = super::openapi::ErrorBody),
+        (status = 409, description = "A request is pending, or the order can no longer be cancelled", body = super::openapi::ErrorBody),
+        (status = 422, description = "Reason code not allowed for the role, unknown fulfillment, bad field", body = super::openapi::ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn request_cancel(
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let who = caller(&req, &state.tokens)?;
+    let body: CancelBody = parse_body(&body)?;
+    let request_id = MessageId::generate().to_string();
+    let now = state.clock.now();
+    let order = apply(&state, &path, &|order| {
+        let d = requests::request(
+            order,
+            actor(&who),
+            &body.reason_code,
+            body.fulfillment_id.as_deref(),
+            body.note.as_deref(),
+            &request_id,
+            now,
+        )
+        .map_err(veto)?;
+        Ok(effect(&state, d.order, &d.commands, d.notices, now))
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(view(&order, find(&order, &request_id)?)))
+}
+
+/// List an order's cancellation requests (its customer, its provider, or the platform).
+#[utoipa::path(get, path = "/api/v1/orders/{id}/cancel", tag = "cancellation",
+    params(("id" = String, Path, description = "Order id")),
+    responses(
+        (status = 200, description = "The requests, oldest first", body = Vec<CancelRequestView>),
+        (status = 401, description = "Missing or invalid token", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not the order's customer or provider", body = super::openapi::ErrorBody),
+        (status = 404, description = "No such order", body = super::openapi::ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn list_requests(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let who = caller(&req, &state.tokens)?;
+    let order = visible_order(&state, &who, &path)?;
+    let views: Vec<CancelRequestView> = order.cancel_requests.iter().map(|r| view(&order, r)).collect();
+    Ok(HttpResponse::Ok().json(views))
+}
+
+/// Accept a request (the other party): the order is CANCELLED, the escrow is returned less any
+/// charges the customer owes, the requester is notified, and the cancellation cascades over the
+/// network.
+#[utoipa::path(patch, path = "/api/v1/orders/{id}/cancel/{cancel_id}/accept", tag = "cancellation",
+    params(("id" = String, Path, description = "Order id"), ("cancel_id" = String, Path, description = "Request id")),
+    responses(
+        (status = 200, description = "Accepted", body = CancelRequestView),
+        (status = 401, description = "Missing or invalid token", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not the other party", body = super::openapi::ErrorBody),
+        (status = 404, description = "No such order or request", body = super::openapi::ErrorBody),
+        (status = 409, description = "Already decided, or the order was cancelled meanwhile", body = super::openapi::ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn accept(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let who = caller(&req, &state.tokens)?;
+    let (order_id, request_id) = path.into_inner();
+    let now = state.clock.now();
+    let order = apply(&state, &order_id, &|order| {
+        let mut new_id = MessageId::generate;
+        let mut inputs = Inputs {
+            now,
+            our_id: &state.our_id,
+            new_id: &mut new_id,
+        };
+        let d = requests::accept(order, actor(&who), &request_id, &mut inputs).map_err(veto)?;
+        Ok(effect(&state, d.order, &d.commands, d.notices, now))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(view(&order, find(&order, &request_id)?)))
+}
+
+/// Reject a request (the other party): the order returns to its status before the request and
+/// the requester is notified.
+#[utoipa::path(patch, path = "/api/v1/orders/{id}/cancel/{cancel_id}/reject", tag = "cancellation",
+    params(("id" = String, Path, description = "Order id"), ("cancel_id" = String, Path, description = "Request id")),
+    responses(
+        (status = 200, description = "Rejected", body = CancelRequestView),
+        (status = 401, description = "Missing or invalid token", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not the other party", body = super::openapi::ErrorBody),
+        (status = 404, description = "No such order or request", body = super::openapi::ErrorBody),
+        (status = 409, description = "Already decided", body = super::openapi::ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn reject(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let who = caller(&req, &state.tokens)?;
+    let (order_id, request_id) = path.into_inner();
+    let now = state.clock.now();
+    let order = apply(&state, &order_id, &|order| {
+        let d = requests::reject(order, actor(&who), &request_id, now).map_err(veto)?;
+        Ok(effect(&state, d.order, &d.commands, d.notices, now))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(view(&order, find(&order, &request_id)?)))
+}
+
+/// The caller's notifications, oldest first.
+#[utoipa::path(get, path = "/api/v1/notifications", tag = "cancellation",
+    responses(
+        (status = 200, description = "Notifications", body = Vec<NotificationView>),
+        (status = 401, description = "Missing or invalid token", body = super::openapi::ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn notifications(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let who = caller(&req, &state.tokens)?;
+    let list = state
+        .store
+        .notifications(&who.id)
+        .map_err(|e| ApiError::internal(&e))?;
+    let views: Vec<NotificationView> = list
+        .into_iter()
+        .map(|n| NotificationView {
+            id: n.id,
+            order_id: n.order_id,
+            kind: n.kind,
+            request_id: n.request_id,
+            message: n.message,
+            at: format_timestamp(n.at),
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(views))
+}
