@@ -12,6 +12,7 @@ pub mod orchestrator;
 pub mod outbound;
 pub mod protocol;
 pub mod registry;
+pub mod replay;
 pub mod signing;
 pub mod store;
 pub mod telemetry;

@@ -20,6 +20,8 @@ enum Command {
     Keygen,
     /// Print the Beckn Authorization header for the body on standard input.
     Sign(cli::SignArgs),
+    /// Replay fixture flows against the gateway (in-process, or --gateway-url); exit 1 on any failure.
+    Replay(cli::ReplayArgs),
     /// Mint a REST bearer token (HS256 with rest.token_secret from the config).
     Token(cli::TokenArgs),
     /// Check a Beckn signature header against the body on standard input (exit 0 valid, 1 invalid, 2 usage).
@@ -41,5 +43,6 @@ fn main() -> ExitCode {
         Command::Sign(args) => cli::sign(args),
         Command::Verify(args) => cli::verify(args),
         Command::Token(args) => cli::token(args),
+        Command::Replay(args) => cli::replay(args),
     }
 }

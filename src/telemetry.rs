@@ -3,14 +3,15 @@
 use prometheus::{Encoder as _, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
 
 /// Installs the global tracing subscriber: `RUST_LOG`-style filtering (default `info`), JSON
-/// lines when `ONDC_GW_LOG_FORMAT=json`. Safe to call more than once.
+/// lines when `ONDC_LOG_FORMAT=json` (not `ONDC_GW_*`: that prefix is reserved for settings, where
+/// an unknown key stops start-up). Safe to call more than once.
 pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false);
-    let _ = if std::env::var("ONDC_GW_LOG_FORMAT").is_ok_and(|v| v == "json") {
+    let _ = if std::env::var("ONDC_LOG_FORMAT").is_ok_and(|v| v == "json") {
         builder.json().try_init()
     } else {
         builder.try_init()

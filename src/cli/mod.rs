@@ -3,12 +3,14 @@
 //! valid signature), 1 an invalid signature, 2 a usage error.
 
 mod keygen;
+mod replay;
 mod serve;
 mod sign;
 mod token;
 mod verify;
 
 pub use keygen::keygen;
+pub use replay::{ReplayArgs, replay};
 pub use serve::{ServeArgs, serve};
 pub use sign::{SignArgs, sign};
 pub use token::{TokenArgs, token};

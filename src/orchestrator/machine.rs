@@ -148,10 +148,8 @@ pub fn transition(order: &Order, event: &Event, inputs: &mut Inputs<'_>) -> Resu
                     apply_reports(&mut next.retail.fulfillments, &cb.fulfillments, "retail")?;
                     next.retail.status = LegStatus::Cancelled;
                     let reason = cb.reason.clone().unwrap_or_default();
-                    let by = cb
-                        .cancelled_by
-                        .clone()
-                        .unwrap_or_else(|| order.retail.bpp_id.to_string());
+                    // The verified seller, not whatever the body claims.
+                    let by = order.retail.bpp_id.to_string();
                     let logistics_reason =
                         cascade_to_logistics(&mut next, &reason, Party::Seller, &by, inputs, &mut commands);
                     next.cancellation = Some(Cancellation {
@@ -184,7 +182,8 @@ pub fn transition(order: &Order, event: &Event, inputs: &mut Inputs<'_>) -> Resu
                     apply_logistics(&mut next, cb)?;
                     set_logistics_status(&mut next, LegStatus::Cancelled);
                     let reason = cb.reason.clone().unwrap_or_default();
-                    let lsp_id = cb.cancelled_by.clone().unwrap_or_else(|| leg.bpp_id.to_string());
+                    // The verified LSP, not whatever the body claims.
+                    let lsp_id = leg.bpp_id.to_string();
                     let retail_reason = reasons::retail_reason_for_lsp(&reason);
                     match &order.retail.status {
                         LegStatus::Active => {

@@ -647,3 +647,30 @@ async fn two_callbacks_racing_for_one_order_make_one_consistent_cascade() {
     }
     let _: Option<Party> = None;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_orders_counterparts_may_speak_about_it() {
+    let Net { app, snp, lsp } = net("").await;
+    let p = &app.parties;
+    app.register(order_body("seller.test.local", Some("lsp.test.local"), "Packed")).await;
+    // The LSP, validly signed, tries to cancel the retail leg it is not part of.
+    let mut forged = snp_on_cancel(None, "Cancelled", None, "002");
+    forged["context"]["bpp_id"] = json!("lsp.test.local");
+    let answer = app.post_signed("on_cancel", &p.lsp, &body(&forged)).await;
+    assert_eq!(answer.status, 403, "{}", answer.raw);
+    assert_eq!(answer.body["error"]["type"], "POLICY-ERROR");
+    // The buyer app may not use a seller's reason.
+    let mut cancel = json!({"context": context("cancel", "ONDC:RET10", "buyer.test.local", "seller.test.local"),
+        "message": {"order_id": "O1", "cancellation_reason_id": "002"}});
+    cancel["context"]["transaction_id"] = json!("T-R");
+    let answer = app.post_signed("cancel", &p.buyer, &body(&cancel)).await;
+    assert_eq!((answer.status, answer.nack_code()), (400, Some("30012")), "{}", answer.raw);
+    assert_eq!(answer.path(), Some("$.message.cancellation_reason_id"));
+    // Nothing changed and nothing was sent.
+    assert_eq!(app.order("O1").await["status"], "ACTIVE");
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(snp.all().is_empty() && lsp.all().is_empty());
+    // The refusals are answered the same way when repeated, and appear in the timeline.
+    let timeline = app.timeline("O1").await;
+    assert_eq!(timeline.iter().filter(|l| l["status"] == "nacked").count(), 2, "{timeline:#?}");
+}
