@@ -6,6 +6,7 @@ mod app;
 mod cascade;
 mod cli;
 mod counterpart;
+mod crash;
 mod examples;
 mod malformed;
 mod receiver;

@@ -1,0 +1,132 @@
+//! Crash safety with the real binary: `serve` is killed with SIGKILL in the middle of a cascade,
+//! right after it ACKed, and started again on the same store. Nothing acknowledged is lost, the
+//! undelivered `/cancel` goes out with its original message_id, and nothing is sent twice.
+
+use crate::app::{TOKEN_SECRET, on_cancel};
+use crate::counterpart::Counterpart;
+use ondc_gateway::http::rest::auth::{Role, TokenKeys};
+use ondc_gateway::signing::{KeyId, PrivateKey, Signer};
+use serde_json::{Value, json};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+struct Gateway {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+async fn start(config: &std::path::Path, port: u16) -> Gateway {
+    let child = Command::new(env!("CARGO_BIN_EXE_ondc-gateway"))
+        .args(["serve", "--config"])
+        .arg(config)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while client.get(format!("{base}/healthz")).send().await.is_err() {
+        assert!(tokio::time::Instant::now() < deadline, "gateway did not start");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    Gateway { child, base }
+}
+
+fn sign(key: &PrivateKey, id: &str, body: &[u8]) -> String {
+    let now = chrono::Utc::now().timestamp();
+    Signer::new(key.clone(), format!("{id}|k1|ed25519").parse::<KeyId>().unwrap()).sign(body, now, now + 300).to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_mid_cascade_loses_nothing_and_repeats_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let gateway = PrivateKey::generate();
+    let (seller, lsp) = (PrivateKey::generate(), PrivateKey::generate());
+    let snp = Counterpart::start(gateway.public_key());
+    snp.nack_next(usize::MAX);
+    let rec = |id: &str, key: &PrivateKey, url: &str| {
+        json!({"subscriber_id": id, "ukId": "k1", "type": "BPP", "subscriber_url": url,
+               "signing_public_key": key.public_key().to_base64(), "valid_until": "2099-01-01T00:00:00.000Z", "status": "SUBSCRIBED"})
+    };
+    std::fs::write(
+        dir.path().join("registry.json"),
+        serde_json::to_vec(&json!([rec("seller.crash.local", &seller, &snp.url), rec("lsp.crash.local", &lsp, "http://127.0.0.1:9")])).unwrap(),
+    )
+    .unwrap();
+    let port = free_port();
+    let config = dir.path().join("gateway.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "subscriber_id = \"bnp.crash.local\"\nunique_key_id = \"gw\"\nsigning_private_key = \"{}\"\nsubscriber_url = \"http://127.0.0.1:{port}\"\n\
+             [server]\nbind = \"127.0.0.1:{port}\"\nworkers = 2\n[store]\npath = \"{}\"\n[registry]\nfile = \"{}\"\n\
+             [outbox]\ninitial_backoff_ms = 50\nmax_backoff_ms = 100\nmax_attempts = 1000\n[rest]\ntoken_secret = \"{TOKEN_SECRET}\"\n",
+            gateway.to_base64_keypair(),
+            dir.path().join("data").display(),
+            dir.path().join("registry.json").display()
+        ),
+    )
+    .unwrap();
+    let http = reqwest::Client::new();
+    let platform = TokenKeys::hs256(TOKEN_SECRET.as_bytes()).mint("p", Role::Platform, chrono::Utc::now().timestamp(), 600).unwrap();
+
+    let gw = start(&config, port).await;
+    let order = crate::app::order_body("seller.crash.local", Some("lsp.crash.local"), "Order-picked-up");
+    let r = http.post(format!("{}/api/v1/orders", gw.base)).bearer_auth(&platform).json(&order).send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    // The LSP cancels; the gateway ACKs, then dies before the seller ever ACKs the /cancel.
+    let mut msg = on_cancel("lsp.crash.local");
+    msg["context"] = crate::app::context("on_cancel", "ONDC:LOG10", "bnp.crash.local", "lsp.crash.local");
+    msg["context"]["transaction_id"] = json!("T-L");
+    msg["message"]["order"]["id"] = json!("L1");
+    msg["message"]["order"]["fulfillments"] = json!([
+        {"id": "F1", "type": "Delivery", "state": {"descriptor": {"code": "RTO"}}},
+        {"id": "F1-RTO", "type": "RTO", "state": {"descriptor": {"code": "RTO-Initiated"}}}]);
+    let body = serde_json::to_vec(&msg).unwrap();
+    let r = http.post(format!("{}/on_cancel", gw.base)).header("authorization", sign(&lsp, "lsp.crash.local", &body)).body(body).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let first_attempt = snp.wait_for("cancel", 1).await.remove(0);
+    drop(gw); // SIGKILL: no shutdown hook, no final flush.
+
+    snp.nack_next(0);
+    let gw = start(&config, port).await;
+    // The ACKed callback survived: the order is mid-cascade, and the timeline has it.
+    let view: Value = http.get(format!("{}/api/v1/orders/O1", gw.base)).bearer_auth(&platform).send().await.unwrap().json().await.unwrap();
+    assert_eq!(view["cancellation"]["initiator"], "lsp", "{view:#}");
+    // The /cancel goes out again with its original message_id, and is delivered.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let t: Value = http.get(format!("{}/api/v1/orders/O1/timeline", gw.base)).bearer_auth(&platform).send().await.unwrap().json().await.unwrap();
+        let out = t["messages"].as_array().unwrap().iter().find(|l| l["direction"] == "out").cloned().unwrap();
+        if out["status"] == "delivered" {
+            assert_eq!(out["message_id"], first_attempt.body["context"]["message_id"]);
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{out:#}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let all = snp.received("cancel");
+    assert!(all.iter().all(|c| c.raw == first_attempt.raw), "every attempt is the same message");
+    // Killed again after delivery: the delivered /cancel is not sent again.
+    let delivered = all.len();
+    drop(gw);
+    let gw = start(&config, port).await;
+    let r = http.get(format!("{}/healthz", gw.base)).send().await.unwrap();
+    assert!(r.status().is_success());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(snp.received("cancel").len(), delivered, "nothing delivered goes out twice");
+    drop(seller);
+}
