@@ -475,7 +475,7 @@ impl<'f> Flow<'f> {
         if !body.is_object() {
             return Err("a send step's body must be a JSON object".into());
         }
-        let ctx = body.as_object_mut().and_then(|o| Some(o.entry("context").or_insert_with(|| json!({})))).ok_or("no context")?;
+        let ctx = body.as_object_mut().map(|o| o.entry("context").or_insert_with(|| json!({}))).ok_or("no context")?;
         let Some(ctx) = ctx.as_object_mut() else { return Err("context must be an object".into()) };
         for (k, v) in defaults {
             ctx.entry(k.to_owned()).or_insert(v);
