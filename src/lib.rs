@@ -1,8 +1,15 @@
 //! An ONDC/Beckn buyer-side (BNP) gateway for cancellations.
 //!
-//! How a message flows: a peer POSTs a signed Beckn message; the HTTP edge verifies the
-//! `Authorization` signature over the raw body bytes ([`signing`]) against the sender's registered
-//! key, then parses the body into protocol types ([`protocol`]).
+//! How a message flows: a peer POSTs a signed Beckn message to the HTTP edge ([`http`]), which
+//! reads the raw bytes within size and time bounds, verifies the `Authorization` signature over
+//! exactly those bytes ([`signing`]) against the sender's key from the [`registry`], then parses
+//! and validates the body into protocol types ([`protocol`]). The message is read into an event
+//! for the cancellation state machine ([`orchestrator`]), and the [`store`] runs that pure
+//! transition inside one atomic step that also records the message, its dedupe entry, the new
+//! order state and the outbox entries of the messages to send; the ACK goes out once that step
+//! is durable. The outbox worker ([`outbound`]) signs and delivers those messages with retries.
+//! Platforms, customers and providers use the REST API under `/api/v1` (also in [`http`]);
+//! conformance flows are replayed by [`replay`]; [`cli`] holds the subcommands.
 
 pub mod cli;
 pub mod clock;

@@ -27,7 +27,10 @@ pub fn replay(args: ReplayArgs) -> ExitCode {
     let target = match &args.gateway_url {
         None => Target::InProcess,
         Some(url) => match Settings::load(&args.config) {
-            Ok(settings) => Target::Remote { url: url.clone(), settings: Box::new(settings) },
+            Ok(settings) => Target::Remote {
+                url: url.clone(),
+                settings: Box::new(settings),
+            },
             Err(e) => return super::usage_error(e),
         },
     };
@@ -44,5 +47,9 @@ pub fn replay(args: ReplayArgs) -> ExitCode {
         }
         println!("report: {}", path.display());
     }
-    if reports.iter().all(|r| r.passed()) { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    if reports.iter().all(|r| r.passed()) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }

@@ -10,7 +10,9 @@ use super::AppState;
 use super::effects::effect;
 use super::rejection::Rejection;
 use crate::orchestrator::requests::after_network_change;
-use crate::orchestrator::{Event, EventError, Inputs, Order, Outcome, Party, order_id_of, read_event, reasons, transition};
+use crate::orchestrator::{
+    Event, EventError, Inputs, Order, Outcome, Party, order_id_of, read_event, reasons, transition,
+};
 use crate::protocol::{ACK_BODY, Action, ErrorType, check_context, parse_strict, peek_family};
 use crate::protocol::{Context, DomainFamily, MessageId, NackError, excerpt, nack_body};
 use crate::registry::{KeyRejection, Participant};
@@ -259,9 +261,23 @@ fn ack() -> StoredAnswer {
     }
 }
 
-fn nack(status: u16, kind: ErrorType, code: &'static str, message: String, path: Option<String>) -> StoredAnswer {
-    let body = nack_body(&NackError { kind, code, message, path });
-    StoredAnswer { status, body: String::from_utf8_lossy(&body).into_owned() }
+fn nack(
+    status: u16,
+    kind: ErrorType,
+    code: &'static str,
+    message: String,
+    path: Option<String>,
+) -> StoredAnswer {
+    let body = nack_body(&NackError {
+        kind,
+        code,
+        message,
+        path,
+    });
+    StoredAnswer {
+        status,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    }
 }
 
 fn domain_nack(code: &'static str, message: String, path: Option<String>) -> StoredAnswer {
@@ -299,21 +315,43 @@ fn decide(
     };
     if context.action.is_callback() && counterpart != Some(context.sender()) {
         return Decision {
-            answer: nack(403, ErrorType::Policy, "10000", format!("{} is not the counterpart of order {} on this leg", context.sender(), order.id), None),
+            answer: nack(
+                403,
+                ErrorType::Policy,
+                "10000",
+                format!(
+                    "{} is not the counterpart of order {} on this leg",
+                    context.sender(),
+                    order.id
+                ),
+                None,
+            ),
             effect: None,
         };
     }
     if context.action == Action::Cancel {
         if context.bpp_id != order.retail.bpp_id {
             let message = format!("bpp_id must be the order's seller, {}", order.retail.bpp_id);
-            return Decision { answer: nack(400, ErrorType::Context, "10000", message, Some("$.context.bpp_id".into())), effect: None };
+            return Decision {
+                answer: nack(
+                    400,
+                    ErrorType::Context,
+                    "10000",
+                    message,
+                    Some("$.context.bpp_id".into()),
+                ),
+                effect: None,
+            };
         }
         if let Ok(Event::Cancel { reason, .. }) = event
             && !reasons::retail_allowed_for(reason, Party::Buyer)
         {
             let message = format!("cancellation reason {:?} is not a buyer reason", excerpt(reason));
             let path = Some("$.message.cancellation_reason_id".into());
-            return Decision { answer: nack(400, ErrorType::Domain, "30012", message, path), effect: None };
+            return Decision {
+                answer: nack(400, ErrorType::Domain, "30012", message, path),
+                effect: None,
+            };
         }
     }
     let expected_order = match (context.family, &order.logistics) {

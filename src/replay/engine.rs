@@ -111,7 +111,7 @@ struct Counterpart {
     received: Arc<Mutex<Vec<Received>>>,
     consumed: usize,
     nacks: Arc<AtomicUsize>,
-    _handle: actix_web::dev::ServerHandle,
+    handle: actix_web::dev::ServerHandle,
 }
 
 const GATEWAY_LANE: &str = "gateway";
@@ -132,15 +132,27 @@ fn start_counterpart(bind: (String, u16), gateway_key: PublicKey) -> std::io::Re
                     None => Err("no Authorization header".to_owned()),
                     Some(h) => match h.parse::<SignatureHeader>() {
                         Err(e) => Err(e.to_string()),
-                        Ok(h) => verify(&h, &body, &gateway_key, SystemClock.unix_seconds_now(), &ValidityPolicy::default())
-                            .map_err(|e| e.to_string()),
+                        Ok(h) => verify(
+                            &h,
+                            &body,
+                            &gateway_key,
+                            SystemClock.unix_seconds_now(),
+                            &ValidityPolicy::default(),
+                        )
+                        .map_err(|e| e.to_string()),
                     },
                 };
                 let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
                 if let Ok(mut r) = rec.lock() {
-                    r.push(Received { action, body, signature });
+                    r.push(Received {
+                        action,
+                        body,
+                        signature,
+                    });
                 }
-                let nack = nk.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
+                let nack = nk
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                    .is_ok();
                 if nack {
                     HttpResponse::BadRequest().json(json!({"message": {"ack": {"status": "NACK"}},
                         "error": {"type": "CORE-ERROR", "code": "30000", "message": "scripted NACK"}}))
@@ -157,7 +169,15 @@ fn start_counterpart(bind: (String, u16), gateway_key: PublicKey) -> std::io::Re
     let server = server.run();
     let handle = server.handle();
     tokio::spawn(server);
-    Ok((Counterpart { received, consumed: 0, nacks, _handle: handle }, format!("http://{addr}")))
+    Ok((
+        Counterpart {
+            received,
+            consumed: 0,
+            nacks,
+            handle,
+        },
+        format!("http://{addr}"),
+    ))
 }
 
 trait NowSecs {
@@ -237,8 +257,20 @@ pub async fn run_paths(paths: &[PathBuf], target: &Target) -> Result<Vec<FlowRep
 
 /// Runs one fixture.
 pub async fn run_fixture(fx: &Fixture, file: &Path, target: &Target) -> FlowReport {
+    // Lanes: REST, the gateway, then the parties in the order the steps first name them.
     let mut lanes = vec![REST_LANE.to_owned(), GATEWAY_LANE.to_owned()];
-    lanes.extend(fx.parties.keys().cloned());
+    let named = fx.steps.iter().filter_map(|s| {
+        s.send
+            .as_ref()
+            .map(|x| &x.from)
+            .or(s.receive.as_ref().map(|x| &x.to))
+            .or(s.script.as_ref().map(|x| &x.party))
+    });
+    for party in named.chain(fx.parties.keys()) {
+        if !lanes.contains(party) {
+            lanes.push(party.clone());
+        }
+    }
     let mut report = FlowReport {
         file: file.display().to_string(),
         name: fx.name.clone(),
@@ -257,14 +289,20 @@ pub async fn run_fixture(fx: &Fixture, file: &Path, target: &Target) -> FlowRepo
     };
     if let Err(e) = flow.register_order().await {
         report.setup_error = Some(e);
-        report.trace = flow.trace;
+        report.trace = std::mem::take(&mut flow.trace);
+        flow.shutdown().await;
         return report;
     }
     let mut failed = false;
     for (i, step) in fx.steps.iter().enumerate() {
         flow.step = i + 1;
         if failed {
-            report.steps.push(StepReport { index: i + 1, name: step.name.clone(), outcome: StepOutcome::Skipped, elapsed: Duration::ZERO });
+            report.steps.push(StepReport {
+                index: i + 1,
+                name: step.name.clone(),
+                outcome: StepOutcome::Skipped,
+                elapsed: Duration::ZERO,
+            });
             continue;
         }
         let started = Instant::now();
@@ -275,9 +313,15 @@ pub async fn run_fixture(fx: &Fixture, file: &Path, target: &Target) -> FlowRepo
                 StepOutcome::Failed(detail)
             }
         };
-        report.steps.push(StepReport { index: i + 1, name: step.name.clone(), outcome, elapsed: started.elapsed() });
+        report.steps.push(StepReport {
+            index: i + 1,
+            name: step.name.clone(),
+            outcome,
+            elapsed: started.elapsed(),
+        });
     }
     report.trace = std::mem::take(&mut flow.trace);
+    flow.shutdown().await;
     report
 }
 
@@ -306,7 +350,9 @@ impl<'f> Flow<'f> {
                 (Some(k), _) => PrivateKey::from_base64(k).map_err(|e| format!("party {name}: {e}"))?,
                 (None, Target::InProcess) => PrivateKey::generate(),
                 (None, Target::Remote { .. }) => {
-                    return Err(format!("party {name}: a running gateway needs the party's registered key"));
+                    return Err(format!(
+                        "party {name}: a running gateway needs the party's registered key"
+                    ));
                 }
             };
             keys.insert(name.clone(), key);
@@ -324,7 +370,8 @@ impl<'f> Flow<'f> {
                 }
                 let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
                 let registry = dir.path().join("registry.json");
-                std::fs::write(&registry, serde_json::to_vec(&records).unwrap_or_default()).map_err(|e| e.to_string())?;
+                std::fs::write(&registry, serde_json::to_vec(&records).unwrap_or_default())
+                    .map_err(|e| e.to_string())?;
                 let secret = MessageId::generate().to_string() + &MessageId::generate().to_string();
                 let toml = format!(
                     "subscriber_id = \"replay-gateway.local\"\nunique_key_id = \"replay-1\"\nsigning_private_key = \"{}\"\n\
@@ -349,8 +396,10 @@ impl<'f> Flow<'f> {
             }
             Target::Remote { url, settings } => {
                 let registry: Vec<RegistryRecord> = match &settings.registry.file {
-                    Some(f) => serde_json::from_slice(&std::fs::read(f).map_err(|e| format!("{}: {e}", f.display()))?)
-                        .map_err(|e| format!("{}: {e}", f.display()))?,
+                    Some(f) => serde_json::from_slice(
+                        &std::fs::read(f).map_err(|e| format!("{}: {e}", f.display()))?,
+                    )
+                    .map_err(|e| format!("{}: {e}", f.display()))?,
                     None => vec![],
                 };
                 let gateway_key = settings.signer().public_key();
@@ -361,9 +410,16 @@ impl<'f> Flow<'f> {
                     let rec = registry
                         .iter()
                         .find(|r| r.subscriber_id.as_str() == p.subscriber_id)
-                        .ok_or_else(|| format!("party {name} ({}) is not in the gateway's registry", p.subscriber_id))?;
-                    let bind = host_port(&rec.subscriber_url).ok_or_else(|| format!("party {name}: cannot listen at {}", rec.subscriber_url))?;
-                    let (cp, _) = start_counterpart(bind, gateway_key).map_err(|e| format!("counterpart {name} at {}: {e}", rec.subscriber_url))?;
+                        .ok_or_else(|| {
+                            format!(
+                                "party {name} ({}) is not in the gateway's registry",
+                                p.subscriber_id
+                            )
+                        })?;
+                    let bind = host_port(&rec.subscriber_url)
+                        .ok_or_else(|| format!("party {name}: cannot listen at {}", rec.subscriber_url))?;
+                    let (cp, _) = start_counterpart(bind, gateway_key)
+                        .map_err(|e| format!("counterpart {name} at {}: {e}", rec.subscriber_url))?;
                     counterparts.insert(name.clone(), cp);
                 }
                 Gateway {
@@ -375,7 +431,10 @@ impl<'f> Flow<'f> {
             }
         };
         let mut bindings = HashMap::new();
-        bindings.insert("run".to_owned(), json!(MessageId::generate().as_str()[..8].to_owned()));
+        bindings.insert(
+            "run".to_owned(),
+            json!(MessageId::generate().as_str()[..8].to_owned()),
+        );
         bindings.insert("gateway".to_owned(), json!(gateway.id.as_str()));
         for (name, p) in &fx.parties {
             bindings.insert(format!("{name}.id"), json!(p.subscriber_id));
@@ -385,7 +444,10 @@ impl<'f> Flow<'f> {
             keys,
             counterparts,
             gateway,
-            http: reqwest::Client::builder().timeout(Duration::from_secs(20)).build().map_err(|e| e.to_string())?,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(20))
+                .build()
+                .map_err(|e| e.to_string())?,
             bindings,
             order: None,
             trace: vec![],
@@ -393,12 +455,26 @@ impl<'f> Flow<'f> {
         })
     }
 
+    /// Stops the counterparts (their ports are free for the next flow) and an in-process gateway.
+    async fn shutdown(&mut self) {
+        for cp in self.counterparts.values() {
+            cp.handle.stop(false).await;
+        }
+        if let Some((handle, _)) = &self.gateway._running {
+            handle.stop(false).await;
+        }
+    }
+
     fn token(&self, sub: &str, role: Role) -> Result<String, String> {
-        self.gateway.tokens.mint(sub, role, crate::clock::Clock::unix_seconds(&SystemClock), 600)
+        self.gateway
+            .tokens
+            .mint(sub, role, crate::clock::Clock::unix_seconds(&SystemClock), 600)
     }
 
     async fn register_order(&mut self) -> Result<(), String> {
-        let Some(order) = &self.fx.order else { return Ok(()) };
+        let Some(order) = &self.fx.order else {
+            return Ok(());
+        };
         let order = substitute(order, &self.bindings)?;
         let token = self.token("replay-platform", Role::Platform)?;
         let (status, body) = self.rest("POST", "/api/v1/orders", &token, Some(&order)).await?;
@@ -411,19 +487,33 @@ impl<'f> Flow<'f> {
             payload: pretty(&order),
         });
         if status != 201 {
-            return Err(format!("registering the order: expected 201, got {status}: {body}"));
+            return Err(format!(
+                "registering the order: expected 201, got {status}: {body}"
+            ));
         }
         self.order = Some(order);
         Ok(())
     }
 
-    async fn rest(&self, method: &str, path: &str, token: &str, body: Option<&Value>) -> Result<(u16, Value), String> {
+    async fn rest(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        body: Option<&Value>,
+    ) -> Result<(u16, Value), String> {
         let method = reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| e.to_string())?;
-        let mut req = self.http.request(method, format!("{}{path}", self.gateway.base)).bearer_auth(token);
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.gateway.base))
+            .bearer_auth(token);
         if let Some(b) = body {
             req = req.json(b);
         }
-        let resp = req.send().await.map_err(|e| format!("REST call failed: {}", e.without_url()))?;
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| format!("REST call failed: {}", e.without_url()))?;
         let status = resp.status().as_u16();
         let text = resp.text().await.unwrap_or_default();
         Ok((status, serde_json::from_str(&text).unwrap_or(Value::String(text))))
@@ -453,19 +543,54 @@ impl<'f> Flow<'f> {
 
     fn fill_context(&self, body: &mut Value, party: &PartySpec, action: &str) -> Result<(), String> {
         let order = self.order.as_ref();
-        let leg = |k: &str| order.and_then(|o| o[if party.leg == "logistics" { "logistics" } else { "retail" }].get(k)).cloned();
+        let leg = |k: &str| {
+            order
+                .and_then(|o| {
+                    o[if party.leg == "logistics" {
+                        "logistics"
+                    } else {
+                        "retail"
+                    }]
+                    .get(k)
+                })
+                .cloned()
+        };
         let is_buyer_app = party.kind.eq_ignore_ascii_case("BAP");
-        let bpp_id = if is_buyer_app { leg("bpp_id").unwrap_or(Value::Null) } else { json!(party.subscriber_id) };
-        let bap_id = if is_buyer_app { json!(party.subscriber_id) } else { json!(self.gateway.id.as_str()) };
+        let bpp_id = if is_buyer_app {
+            leg("bpp_id").unwrap_or(Value::Null)
+        } else {
+            json!(party.subscriber_id)
+        };
+        let bap_id = if is_buyer_app {
+            json!(party.subscriber_id)
+        } else {
+            json!(self.gateway.id.as_str())
+        };
         let defaults = [
-            ("domain", leg("domain").unwrap_or(json!(if party.leg == "logistics" { "ONDC:LOG10" } else { "ONDC:RET10" }))),
+            (
+                "domain",
+                leg("domain").unwrap_or(json!(if party.leg == "logistics" {
+                    "ONDC:LOG10"
+                } else {
+                    "ONDC:RET10"
+                })),
+            ),
             ("action", json!(action)),
             ("core_version", json!("1.2.5")),
             ("bap_id", bap_id.clone()),
-            ("bap_uri", json!(format!("https://{}/ondc", bap_id.as_str().unwrap_or_default()))),
+            (
+                "bap_uri",
+                json!(format!("https://{}/ondc", bap_id.as_str().unwrap_or_default())),
+            ),
             ("bpp_id", bpp_id.clone()),
-            ("bpp_uri", json!(format!("https://{}/ondc", bpp_id.as_str().unwrap_or_default()))),
-            ("transaction_id", leg("transaction_id").unwrap_or(json!(format!("T-{}", MessageId::generate())))),
+            (
+                "bpp_uri",
+                json!(format!("https://{}/ondc", bpp_id.as_str().unwrap_or_default())),
+            ),
+            (
+                "transaction_id",
+                leg("transaction_id").unwrap_or(json!(format!("T-{}", MessageId::generate()))),
+            ),
             ("message_id", json!(MessageId::generate().as_str())),
             ("timestamp", json!(format_timestamp(chrono::Utc::now()))),
             ("ttl", json!("PT30S")),
@@ -475,8 +600,13 @@ impl<'f> Flow<'f> {
         if !body.is_object() {
             return Err("a send step's body must be a JSON object".into());
         }
-        let ctx = body.as_object_mut().map(|o| o.entry("context").or_insert_with(|| json!({}))).ok_or("no context")?;
-        let Some(ctx) = ctx.as_object_mut() else { return Err("context must be an object".into()) };
+        let ctx = body
+            .as_object_mut()
+            .map(|o| o.entry("context").or_insert_with(|| json!({})))
+            .ok_or("no context")?;
+        let Some(ctx) = ctx.as_object_mut() else {
+            return Err("context must be an object".into());
+        };
         for (k, v) in defaults {
             ctx.entry(k.to_owned()).or_insert(v);
         }
@@ -502,7 +632,10 @@ impl<'f> Flow<'f> {
             bytes
         };
         for (name, path) in &s.bind {
-            let v = jsonpath::get(&body, path).map_err(|e| e.to_string())?.cloned().ok_or(format!("bind {name}: nothing at {path}"))?;
+            let v = jsonpath::get(&body, path)
+                .map_err(|e| e.to_string())?
+                .cloned()
+                .ok_or(format!("bind {name}: nothing at {path}"))?;
             self.bindings.insert(name.clone(), v);
         }
         let resp = self
@@ -521,7 +654,10 @@ impl<'f> Flow<'f> {
             Some(e) => (e.status, e.nack_code.clone()),
             None => (200, None),
         };
-        let ack = answer["message"]["ack"]["status"].as_str().unwrap_or("?").to_owned();
+        let ack = answer["message"]["ack"]["status"]
+            .as_str()
+            .unwrap_or("?")
+            .to_owned();
         let mut problems = vec![];
         if status != want_status {
             problems.push(format!("status: expected {want_status}, got {status}"));
@@ -532,27 +668,46 @@ impl<'f> Flow<'f> {
         if let Some(c) = &want_code
             && code.as_deref() != Some(c)
         {
-            problems.push(format!("error.code: expected {c}, got {}", code.as_deref().unwrap_or("none")));
+            problems.push(format!(
+                "error.code: expected {c}, got {}",
+                code.as_deref().unwrap_or("none")
+            ));
         }
         self.trace.push(TraceItem {
             step: self.step,
             from: s.from.clone(),
             to: GATEWAY_LANE.into(),
-            label: format!("/{} → {status} {ack}{}", s.action, code.map(|c| format!(" {c}")).unwrap_or_default()),
+            label: format!(
+                "/{} → {status} {ack}{}",
+                s.action,
+                code.map(|c| format!(" {c}")).unwrap_or_default()
+            ),
             ok: problems.is_empty(),
             payload: format!("{}\n\nanswer:\n{}", pretty(&body), pretty(&answer)),
         });
-        if problems.is_empty() { Ok(()) } else { Err(problems.join("; ")) }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems.join("; "))
+        }
     }
 
     async fn receive(&mut self, r: &super::fixture::ReceiveStep) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_millis(r.timeout_ms.unwrap_or(10_000));
         let matches = substitute(&json!(r.matches), &self.bindings)?;
         loop {
-            let cp = self.counterparts.get_mut(&r.to).ok_or(format!("no counterpart for {}", r.to))?;
+            let cp = self
+                .counterparts
+                .get_mut(&r.to)
+                .ok_or(format!("no counterpart for {}", r.to))?;
             let next = {
                 let received = cp.received.lock().map_err(|_| "poisoned")?;
-                received.iter().enumerate().skip(cp.consumed).find(|(_, m)| m.action == r.action).map(|(i, m)| (i, m.clone()))
+                received
+                    .iter()
+                    .enumerate()
+                    .skip(cp.consumed)
+                    .find(|(_, m)| m.action == r.action)
+                    .map(|(i, m)| (i, m.clone()))
             };
             if let Some((i, msg)) = next {
                 cp.consumed = i + 1;
@@ -565,7 +720,15 @@ impl<'f> Flow<'f> {
                     step: self.step,
                     from: GATEWAY_LANE.into(),
                     to: r.to.clone(),
-                    label: format!("/{}{}", r.action, if msg.signature.is_ok() { " (signed ✓)" } else { " (bad signature)" }),
+                    label: format!(
+                        "/{}{}",
+                        r.action,
+                        if msg.signature.is_ok() {
+                            " (signed ✓)"
+                        } else {
+                            " (bad signature)"
+                        }
+                    ),
                     ok: problems.is_empty(),
                     payload: pretty(&msg.body),
                 });
@@ -573,14 +736,27 @@ impl<'f> Flow<'f> {
                     return Err(problems.join("; "));
                 }
                 for (name, path) in &r.bind {
-                    let v = jsonpath::get(&msg.body, path).map_err(|e| e.to_string())?.cloned().ok_or(format!("bind {name}: nothing at {path}"))?;
+                    let v = jsonpath::get(&msg.body, path)
+                        .map_err(|e| e.to_string())?
+                        .cloned()
+                        .ok_or(format!("bind {name}: nothing at {path}"))?;
                     self.bindings.insert(name.clone(), v);
                 }
                 return Ok(());
             }
             if Instant::now() >= deadline {
-                let got: Vec<String> = cp.received.lock().map(|r| r.iter().map(|m| format!("/{}", m.action)).collect()).unwrap_or_default();
-                return Err(format!("expected /{} to {} within {} ms; it received {:?}", r.action, r.to, r.timeout_ms.unwrap_or(10_000), got));
+                let got: Vec<String> = cp
+                    .received
+                    .lock()
+                    .map(|r| r.iter().map(|m| format!("/{}", m.action)).collect())
+                    .unwrap_or_default();
+                return Err(format!(
+                    "expected /{} to {} within {} ms; it received {:?}",
+                    r.action,
+                    r.to,
+                    r.timeout_ms.unwrap_or(10_000),
+                    got
+                ));
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -589,8 +765,15 @@ impl<'f> Flow<'f> {
     async fn rest_step(&mut self, r: &super::fixture::RestStep) -> Result<(), String> {
         let role: Role = r.caller.role.parse()?;
         let token = self.token(&r.caller.sub, role)?;
-        let path = substitute(&json!(r.path), &self.bindings)?.as_str().unwrap_or_default().to_owned();
-        let body = r.body.as_ref().map(|b| substitute(b, &self.bindings)).transpose()?;
+        let path = substitute(&json!(r.path), &self.bindings)?
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let body = r
+            .body
+            .as_ref()
+            .map(|b| substitute(b, &self.bindings))
+            .transpose()?;
         let (status, answer) = self.rest(&r.method, &path, &token, body.as_ref()).await?;
         let want = r.status.unwrap_or(200);
         let mut problems = vec![];
@@ -604,36 +787,61 @@ impl<'f> Flow<'f> {
             to: GATEWAY_LANE.into(),
             label: format!("{} {path} as {} → {status}", r.method, r.caller.role),
             ok: problems.is_empty(),
-            payload: format!("{}\n\nanswer:\n{}", body.as_ref().map(pretty).unwrap_or_default(), pretty(&answer)),
+            payload: format!(
+                "{}\n\nanswer:\n{}",
+                body.as_ref().map(pretty).unwrap_or_default(),
+                pretty(&answer)
+            ),
         });
         if !problems.is_empty() {
             return Err(problems.join("; "));
         }
         for (name, p) in &r.bind {
-            let v = jsonpath::get(&answer, p).map_err(|e| e.to_string())?.cloned().ok_or(format!("bind {name}: nothing at {p}"))?;
+            let v = jsonpath::get(&answer, p)
+                .map_err(|e| e.to_string())?
+                .cloned()
+                .ok_or(format!("bind {name}: nothing at {p}"))?;
             self.bindings.insert(name.clone(), v);
         }
         Ok(())
     }
 
     async fn expect_order(&mut self, m: &BTreeMap<String, Value>) -> Result<(), String> {
-        let id = self.order.as_ref().and_then(|o| o["order_id"].as_str()).ok_or("the fixture registered no order")?.to_owned();
+        let id = self
+            .order
+            .as_ref()
+            .and_then(|o| o["order_id"].as_str())
+            .ok_or("the fixture registered no order")?
+            .to_owned();
         let token = self.token("replay-platform", Role::Platform)?;
         let expected = substitute(&json!(m), &self.bindings)?;
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            let (status, view) = self.rest("GET", &format!("/api/v1/orders/{id}"), &token, None).await?;
-            let problems = if status == 200 { compare(&view, &expected) } else { vec![format!("GET order: {status}")] };
+            let (status, view) = self
+                .rest("GET", &format!("/api/v1/orders/{id}"), &token, None)
+                .await?;
+            let problems = if status == 200 {
+                compare(&view, &expected)
+            } else {
+                vec![format!("GET order: {status}")]
+            };
             if problems.is_empty() || Instant::now() >= deadline {
                 self.trace.push(TraceItem {
                     step: self.step,
                     from: REST_LANE.into(),
                     to: GATEWAY_LANE.into(),
-                    label: format!("GET /api/v1/orders/{id} (state {})", view["state"].as_str().unwrap_or("?")),
+                    label: format!(
+                        "GET /api/v1/orders/{id} (state {})",
+                        view["state"].as_str().unwrap_or("?")
+                    ),
                     ok: problems.is_empty(),
                     payload: pretty(&view),
                 });
-                return if problems.is_empty() { Ok(()) } else { Err(problems.join("; ")) };
+                return if problems.is_empty() {
+                    Ok(())
+                } else {
+                    Err(problems.join("; "))
+                };
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
@@ -642,7 +850,9 @@ impl<'f> Flow<'f> {
 
 /// Every `path: expected X, got Y` where `actual` differs from `expected` (a map of path → value).
 fn compare(actual: &Value, expected: &Value) -> Vec<String> {
-    let Some(map) = expected.as_object() else { return vec![] };
+    let Some(map) = expected.as_object() else {
+        return vec![];
+    };
     let mut problems = vec![];
     for (path, want) in map {
         match jsonpath::get(actual, path) {
@@ -665,14 +875,22 @@ fn substitute(v: &Value, bindings: &HashMap<String, Value>) -> Result<Value, Str
             if let Some(name) = s.strip_prefix("{{").and_then(|r| r.strip_suffix("}}"))
                 && !name.contains("{{")
             {
-                return bindings.get(name).cloned().ok_or(format!("unbound placeholder {{{{{name}}}}}"));
+                return bindings
+                    .get(name)
+                    .cloned()
+                    .ok_or(format!("unbound placeholder {{{{{name}}}}}"));
             }
             let mut out = String::new();
             let mut rest = s.as_str();
             while let Some(start) = rest.find("{{") {
-                let end = rest[start..].find("}}").ok_or(format!("unclosed placeholder in {s:?}"))? + start;
+                let end = rest[start..]
+                    .find("}}")
+                    .ok_or(format!("unclosed placeholder in {s:?}"))?
+                    + start;
                 let name = &rest[start + 2..end];
-                let value = bindings.get(name).ok_or(format!("unbound placeholder {{{{{name}}}}}"))?;
+                let value = bindings
+                    .get(name)
+                    .ok_or(format!("unbound placeholder {{{{{name}}}}}"))?;
                 out.push_str(&rest[..start]);
                 out.push_str(&value.as_str().map_or(value.to_string(), str::to_owned));
                 rest = &rest[end + 2..];
@@ -680,7 +898,11 @@ fn substitute(v: &Value, bindings: &HashMap<String, Value>) -> Result<Value, Str
             out.push_str(rest);
             Value::String(out)
         }
-        Value::Array(a) => Value::Array(a.iter().map(|x| substitute(x, bindings)).collect::<Result<_, _>>()?),
+        Value::Array(a) => Value::Array(
+            a.iter()
+                .map(|x| substitute(x, bindings))
+                .collect::<Result<_, _>>()?,
+        ),
         Value::Object(o) => {
             let mut m = serde_json::Map::new();
             for (k, x) in o {
@@ -701,15 +923,30 @@ pub fn text_report(reports: &[FlowReport]) -> String {
     let mut out = String::new();
     let (mut passed, mut failed) = (0, 0);
     for r in reports {
-        out.push_str(&format!("{} {} ({})\n", if r.passed() { "PASS" } else { "FAIL" }, r.name, r.file));
+        out.push_str(&format!(
+            "{} {} ({})\n",
+            if r.passed() { "PASS" } else { "FAIL" },
+            r.name,
+            r.file
+        ));
         if let Some(e) = &r.setup_error {
             out.push_str(&format!("  ✗ set-up: {e}\n"));
         }
         for s in &r.steps {
             match &s.outcome {
-                StepOutcome::Passed => out.push_str(&format!("  ✓ {:>2} {} ({} ms)\n", s.index, s.name, s.elapsed.as_millis())),
+                StepOutcome::Passed => out.push_str(&format!(
+                    "  ✓ {:>2} {} ({} ms)\n",
+                    s.index,
+                    s.name,
+                    s.elapsed.as_millis()
+                )),
                 StepOutcome::Failed(d) => {
-                    out.push_str(&format!("  ✗ {:>2} {} ({} ms)\n", s.index, s.name, s.elapsed.as_millis()));
+                    out.push_str(&format!(
+                        "  ✗ {:>2} {} ({} ms)\n",
+                        s.index,
+                        s.name,
+                        s.elapsed.as_millis()
+                    ));
                     for line in d.split("; ") {
                         out.push_str(&format!("       {line}\n"));
                     }
@@ -736,7 +973,11 @@ mod tests {
         let mut b = HashMap::new();
         b.insert("mid".to_owned(), json!("M-1"));
         b.insert("n".to_owned(), json!(3));
-        let v = substitute(&json!({"a": "{{mid}}", "b": "x-{{mid}}-{{n}}", "c": ["{{n}}"]}), &b).unwrap();
+        let v = substitute(
+            &json!({"a": "{{mid}}", "b": "x-{{mid}}-{{n}}", "c": ["{{n}}"]}),
+            &b,
+        )
+        .unwrap();
         assert_eq!(v, json!({"a": "M-1", "b": "x-M-1-3", "c": [3]}));
         assert!(substitute(&json!("{{nope}}"), &b).is_err());
     }
@@ -746,6 +987,12 @@ mod tests {
         let actual = json!({"state": "Cancelled", "legs": [{"s": "a"}]});
         assert!(compare(&actual, &json!({"$.state": "Cancelled", "$.legs[0].s": "*"})).is_empty());
         let p = compare(&actual, &json!({"$.state": "Created", "$.missing": 1}));
-        assert_eq!(p, vec!["$.missing: expected 1, got nothing", "$.state: expected \"Created\", got \"Cancelled\""]);
+        assert_eq!(
+            p,
+            vec![
+                "$.missing: expected 1, got nothing",
+                "$.state: expected \"Created\", got \"Cancelled\""
+            ]
+        );
     }
 }

@@ -174,13 +174,26 @@ pub struct FixtureError {
 impl Fixture {
     /// Reads and checks a fixture file.
     pub fn load(path: &Path) -> Result<Self, FixtureError> {
-        let err = |message: String| FixtureError { path: path.display().to_string(), message };
+        let err = |message: String| FixtureError {
+            path: path.display().to_string(),
+            message,
+        };
         let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
         let fx: Fixture = serde_json::from_str(&text).map_err(|e| err(e.to_string()))?;
         for (i, s) in fx.steps.iter().enumerate() {
-            let set = [s.send.is_some(), s.receive.is_some(), s.rest.is_some(), s.expect_order.is_some(), s.script.is_some()];
+            let set = [
+                s.send.is_some(),
+                s.receive.is_some(),
+                s.rest.is_some(),
+                s.expect_order.is_some(),
+                s.script.is_some(),
+            ];
             if set.iter().filter(|x| **x).count() != 1 {
-                return Err(err(format!("step {} ({}) must have exactly one of send, receive, rest, expect_order, script", i + 1, s.name)));
+                return Err(err(format!(
+                    "step {} ({}) must have exactly one of send, receive, rest, expect_order, script",
+                    i + 1,
+                    s.name
+                )));
             }
             let named = [
                 s.send.as_ref().map(|x| &x.from),
@@ -189,7 +202,11 @@ impl Fixture {
             ];
             for party in named.into_iter().flatten() {
                 if !fx.parties.contains_key(party) {
-                    return Err(err(format!("step {} ({}) names unknown party {party:?}", i + 1, s.name)));
+                    return Err(err(format!(
+                        "step {} ({}) names unknown party {party:?}",
+                        i + 1,
+                        s.name
+                    )));
                 }
             }
         }

@@ -17,7 +17,9 @@ enum Segment {
 pub struct PathError(String, &'static str);
 
 fn parse(path: &str) -> Result<Vec<Segment>, PathError> {
-    let rest = path.strip_prefix('$').ok_or(PathError(path.into(), "must start with $"))?;
+    let rest = path
+        .strip_prefix('$')
+        .ok_or(PathError(path.into(), "must start with $"))?;
     let mut out = Vec::new();
     let mut chars = rest.char_indices().peekable();
     while let Some((i, c)) = chars.next() {
@@ -65,7 +67,9 @@ pub fn get<'v>(root: &'v Value, path: &str) -> Result<Option<&'v Value>, PathErr
         let next = match (&seg, cur) {
             (Segment::Key(k), Value::Object(m)) => m.get(k),
             (Segment::Index(n), Value::Array(a)) => a.get(*n),
-            (Segment::Filter(k, v), Value::Array(a)) => a.iter().find(|e| e.get(k).and_then(Value::as_str) == Some(v)),
+            (Segment::Filter(k, v), Value::Array(a)) => {
+                a.iter().find(|e| e.get(k).and_then(Value::as_str) == Some(v))
+            }
             _ => None,
         };
         match next {
@@ -89,7 +93,11 @@ mod tests {
         ]}, "items": [{"id": "I1"}]}});
         assert_eq!(get(&v, "$.message.items[0].id").unwrap(), Some(&json!("I1")));
         assert_eq!(
-            get(&v, "$.message.descriptor.tags[code=cancel_request].list[code=initiated_by].value").unwrap(),
+            get(
+                &v,
+                "$.message.descriptor.tags[code=cancel_request].list[code=initiated_by].value"
+            )
+            .unwrap(),
             Some(&json!("lsp.com"))
         );
         assert_eq!(get(&v, "$.message.nope").unwrap(), None);

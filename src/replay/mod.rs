@@ -6,6 +6,8 @@ mod fixture;
 mod jsonpath;
 mod report;
 
-pub use engine::{FlowReport, StepOutcome, StepReport, Target, TraceItem, run_fixture, run_paths, text_report};
+pub use engine::{
+    FlowReport, StepOutcome, StepReport, Target, TraceItem, run_fixture, run_paths, text_report,
+};
 pub use fixture::Fixture;
 pub use report::html_report;

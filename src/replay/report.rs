@@ -5,7 +5,10 @@
 use super::engine::{FlowReport, StepOutcome};
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 const LANE_W: usize = 170;
@@ -13,14 +16,15 @@ const ROW_H: usize = 34;
 const TOP: usize = 50;
 
 fn diagram(r: &FlowReport) -> String {
-    let width = r.lanes.len() * LANE_W + 20;
+    // Room on the right for labels that run past the last lane.
+    let width = r.lanes.len() * LANE_W + 260;
     let height = TOP + (r.trace.len() + 1) * ROW_H + 10;
     let x = |lane: &str| r.lanes.iter().position(|l| l == lane).unwrap_or(0) * LANE_W + LANE_W / 2 + 10;
     let mut svg = format!(
         "<svg class=\"seq\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" role=\"img\" aria-label=\"sequence diagram of {}\">",
         esc(&r.name)
     );
-    svg.push_str("<defs><marker id=\"a\" markerWidth=\"10\" markerHeight=\"8\" refX=\"9\" refY=\"4\" orient=\"auto\"><path d=\"M0,0 L10,4 L0,8 z\" fill=\"context-stroke\"/></marker></defs>");
+    svg.push_str("<defs><marker id=\"a\" markerWidth=\"10\" markerHeight=\"8\" refX=\"9\" refY=\"4\" orient=\"auto\"><path d=\"M0,0 L10,4 L0,8 z\" fill=\"#555\"/></marker></defs>");
     for lane in &r.lanes {
         let lx = x(lane);
         svg.push_str(&format!(
@@ -35,9 +39,11 @@ fn diagram(r: &FlowReport) -> String {
         let y = TOP + (i + 1) * ROW_H;
         let (x1, x2) = (x(&t.from), x(&t.to));
         let class = if t.ok { "ok" } else { "bad" };
+        // Labels start just right of the arrow's left end, so long ones run into the page, not
+        // off its left edge, and clear the arrowhead.
         svg.push_str(&format!(
-            "<line x1=\"{x1}\" y1=\"{y}\" x2=\"{x2}\" y2=\"{y}\" class=\"msg {class}\" marker-end=\"url(#a)\"/><text x=\"{}\" y=\"{}\" text-anchor=\"middle\" class=\"label {class}\">{}. {}</text>",
-            (x1 + x2) / 2,
+            "<line x1=\"{x1}\" y1=\"{y}\" x2=\"{x2}\" y2=\"{y}\" class=\"msg {class}\" marker-end=\"url(#a)\"/><text x=\"{}\" y=\"{}\" class=\"label {class}\">{}. {}</text>",
+            x1.min(x2) + 14,
             y - 6,
             t.step,
             esc(&t.label)
@@ -75,11 +81,18 @@ pub fn html_report(reports: &[FlowReport]) -> String {
         if let Some(e) = &r.setup_error {
             body.push_str(&format!("<p class=\"bad\">Set-up failed: {}</p>", esc(e)));
         }
-        body.push_str(&format!("<div class=\"diagram\">{}</div><ol class=\"steps\">", diagram(r)));
+        body.push_str(&format!(
+            "<div class=\"diagram\">{}</div><ol class=\"steps\">",
+            diagram(r)
+        ));
         for s in &r.steps {
             let (class, mark, detail) = match &s.outcome {
                 StepOutcome::Passed => ("ok", "✓", String::new()),
-                StepOutcome::Failed(d) => ("bad", "✗", format!("<pre class=\"diff\">{}</pre>", esc(&d.replace("; ", "\n")))),
+                StepOutcome::Failed(d) => (
+                    "bad",
+                    "✗",
+                    format!("<pre class=\"diff\">{}</pre>", esc(&d.replace("; ", "\n"))),
+                ),
                 StepOutcome::Skipped => ("skip", "–", String::new()),
             };
             body.push_str(&format!(

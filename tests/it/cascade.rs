@@ -652,7 +652,8 @@ async fn two_callbacks_racing_for_one_order_make_one_consistent_cascade() {
 async fn only_the_orders_counterparts_may_speak_about_it() {
     let Net { app, snp, lsp } = net("").await;
     let p = &app.parties;
-    app.register(order_body("seller.test.local", Some("lsp.test.local"), "Packed")).await;
+    app.register(order_body("seller.test.local", Some("lsp.test.local"), "Packed"))
+        .await;
     // The LSP, validly signed, tries to cancel the retail leg it is not part of.
     let mut forged = snp_on_cancel(None, "Cancelled", None, "002");
     forged["context"]["bpp_id"] = json!("lsp.test.local");
@@ -664,7 +665,12 @@ async fn only_the_orders_counterparts_may_speak_about_it() {
         "message": {"order_id": "O1", "cancellation_reason_id": "002"}});
     cancel["context"]["transaction_id"] = json!("T-R");
     let answer = app.post_signed("cancel", &p.buyer, &body(&cancel)).await;
-    assert_eq!((answer.status, answer.nack_code()), (400, Some("30012")), "{}", answer.raw);
+    assert_eq!(
+        (answer.status, answer.nack_code()),
+        (400, Some("30012")),
+        "{}",
+        answer.raw
+    );
     assert_eq!(answer.path(), Some("$.message.cancellation_reason_id"));
     // Nothing changed and nothing was sent.
     assert_eq!(app.order("O1").await["status"], "ACTIVE");
@@ -672,5 +678,9 @@ async fn only_the_orders_counterparts_may_speak_about_it() {
     assert!(snp.all().is_empty() && lsp.all().is_empty());
     // The refusals are answered the same way when repeated, and appear in the timeline.
     let timeline = app.timeline("O1").await;
-    assert_eq!(timeline.iter().filter(|l| l["status"] == "nacked").count(), 2, "{timeline:#?}");
+    assert_eq!(
+        timeline.iter().filter(|l| l["status"] == "nacked").count(),
+        2,
+        "{timeline:#?}"
+    );
 }

@@ -23,7 +23,11 @@ impl Drop for Gateway {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 async fn start(config: &std::path::Path, port: u16) -> Gateway {
@@ -47,7 +51,9 @@ async fn start(config: &std::path::Path, port: u16) -> Gateway {
 
 fn sign(key: &PrivateKey, id: &str, body: &[u8]) -> String {
     let now = chrono::Utc::now().timestamp();
-    Signer::new(key.clone(), format!("{id}|k1|ed25519").parse::<KeyId>().unwrap()).sign(body, now, now + 300).to_string()
+    Signer::new(key.clone(), format!("{id}|k1|ed25519").parse::<KeyId>().unwrap())
+        .sign(body, now, now + 300)
+        .to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -63,7 +69,11 @@ async fn kill_9_mid_cascade_loses_nothing_and_repeats_nothing() {
     };
     std::fs::write(
         dir.path().join("registry.json"),
-        serde_json::to_vec(&json!([rec("seller.crash.local", &seller, &snp.url), rec("lsp.crash.local", &lsp, "http://127.0.0.1:9")])).unwrap(),
+        serde_json::to_vec(&json!([
+            rec("seller.crash.local", &seller, &snp.url),
+            rec("lsp.crash.local", &lsp, "http://127.0.0.1:9")
+        ]))
+        .unwrap(),
     )
     .unwrap();
     let port = free_port();
@@ -81,11 +91,19 @@ async fn kill_9_mid_cascade_loses_nothing_and_repeats_nothing() {
     )
     .unwrap();
     let http = reqwest::Client::new();
-    let platform = TokenKeys::hs256(TOKEN_SECRET.as_bytes()).mint("p", Role::Platform, chrono::Utc::now().timestamp(), 600).unwrap();
+    let platform = TokenKeys::hs256(TOKEN_SECRET.as_bytes())
+        .mint("p", Role::Platform, chrono::Utc::now().timestamp(), 600)
+        .unwrap();
 
     let gw = start(&config, port).await;
     let order = crate::app::order_body("seller.crash.local", Some("lsp.crash.local"), "Order-picked-up");
-    let r = http.post(format!("{}/api/v1/orders", gw.base)).bearer_auth(&platform).json(&order).send().await.unwrap();
+    let r = http
+        .post(format!("{}/api/v1/orders", gw.base))
+        .bearer_auth(&platform)
+        .json(&order)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 201);
     // The LSP cancels; the gateway ACKs, then dies before the seller ever ACKs the /cancel.
     let mut msg = on_cancel("lsp.crash.local");
@@ -96,7 +114,13 @@ async fn kill_9_mid_cascade_loses_nothing_and_repeats_nothing() {
         {"id": "F1", "type": "Delivery", "state": {"descriptor": {"code": "RTO"}}},
         {"id": "F1-RTO", "type": "RTO", "state": {"descriptor": {"code": "RTO-Initiated"}}}]);
     let body = serde_json::to_vec(&msg).unwrap();
-    let r = http.post(format!("{}/on_cancel", gw.base)).header("authorization", sign(&lsp, "lsp.crash.local", &body)).body(body).send().await.unwrap();
+    let r = http
+        .post(format!("{}/on_cancel", gw.base))
+        .header("authorization", sign(&lsp, "lsp.crash.local", &body))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let first_attempt = snp.wait_for("cancel", 1).await.remove(0);
     drop(gw); // SIGKILL: no shutdown hook, no final flush.
@@ -104,13 +128,35 @@ async fn kill_9_mid_cascade_loses_nothing_and_repeats_nothing() {
     snp.nack_next(0);
     let gw = start(&config, port).await;
     // The ACKed callback survived: the order is mid-cascade, and the timeline has it.
-    let view: Value = http.get(format!("{}/api/v1/orders/O1", gw.base)).bearer_auth(&platform).send().await.unwrap().json().await.unwrap();
+    let view: Value = http
+        .get(format!("{}/api/v1/orders/O1", gw.base))
+        .bearer_auth(&platform)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(view["cancellation"]["initiator"], "lsp", "{view:#}");
     // The /cancel goes out again with its original message_id, and is delivered.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let t: Value = http.get(format!("{}/api/v1/orders/O1/timeline", gw.base)).bearer_auth(&platform).send().await.unwrap().json().await.unwrap();
-        let out = t["messages"].as_array().unwrap().iter().find(|l| l["direction"] == "out").cloned().unwrap();
+        let t: Value = http
+            .get(format!("{}/api/v1/orders/O1/timeline", gw.base))
+            .bearer_auth(&platform)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let out = t["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["direction"] == "out")
+            .cloned()
+            .unwrap();
         if out["status"] == "delivered" {
             assert_eq!(out["message_id"], first_attempt.body["context"]["message_id"]);
             break;
@@ -119,7 +165,10 @@ async fn kill_9_mid_cascade_loses_nothing_and_repeats_nothing() {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     let all = snp.received("cancel");
-    assert!(all.iter().all(|c| c.raw == first_attempt.raw), "every attempt is the same message");
+    assert!(
+        all.iter().all(|c| c.raw == first_attempt.raw),
+        "every attempt is the same message"
+    );
     // Killed again after delivery: the delivered /cancel is not sent again.
     let delivered = all.len();
     drop(gw);
@@ -127,6 +176,10 @@ async fn kill_9_mid_cascade_loses_nothing_and_repeats_nothing() {
     let r = http.get(format!("{}/healthz", gw.base)).send().await.unwrap();
     assert!(r.status().is_success());
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(snp.received("cancel").len(), delivered, "nothing delivered goes out twice");
+    assert_eq!(
+        snp.received("cancel").len(),
+        delivered,
+        "nothing delivered goes out twice"
+    );
     drop(seller);
 }

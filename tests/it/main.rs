@@ -11,6 +11,7 @@ mod examples;
 mod malformed;
 mod receiver;
 mod registry;
+mod replay;
 mod rest;
 mod sdk_interop;
 mod signing_vectors;
