@@ -8,14 +8,14 @@ use crate::counterpart::{Counterpart, tag};
 use ondc_gateway::signing::PrivateKey;
 use serde_json::{Value, json};
 
-struct Net {
-    app: TestApp,
-    snp: Counterpart,
-    lsp: Counterpart,
+pub struct Net {
+    pub app: TestApp,
+    pub snp: Counterpart,
+    pub lsp: Counterpart,
 }
 
 /// A gateway whose registry points the seller and the LSP at live counterparts.
-async fn net(extra_toml: &str) -> Net {
+pub async fn net(extra_toml: &str) -> Net {
     let gateway_key = PrivateKey::generate();
     let snp = Counterpart::start(gateway_key.public_key());
     let lsp = Counterpart::start(gateway_key.public_key());

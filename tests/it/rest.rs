@@ -3,7 +3,7 @@
 //! status code, the escrow refunded exactly once, notifications, the `/cancel` the seller gets,
 //! racing decisions, and the OpenAPI document checked against the running routes.
 
-use crate::app::{GATEWAY, Options, Party, TestApp, order_body, spawn_app_with};
+use crate::app::{GATEWAY, Options, TestApp, order_body, spawn_app_with};
 use crate::counterpart::{Counterpart, tag};
 use ondc_gateway::http::rest::auth::Role;
 use ondc_gateway::signing::PrivateKey;
@@ -11,24 +11,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 async fn setup(with_logistics: bool) -> (TestApp, Counterpart, Counterpart) {
-    let gateway_key = PrivateKey::generate();
-    let snp = Counterpart::start(gateway_key.public_key());
-    let lsp = Counterpart::start(gateway_key.public_key());
-    let mut parties = crate::app::Parties::new();
-    parties.gateway = Party {
-        subscriber_id: GATEWAY,
-        ukid: "gw-1",
-        key: gateway_key,
-    };
-    let app = spawn_app_with(Options {
-        urls: vec![
-            ("seller.test.local", snp.url.clone()),
-            ("lsp.test.local", lsp.url.clone()),
-        ],
-        reuse: Some((tempfile::tempdir().unwrap().keep(), parties)),
-        ..Options::default()
-    })
-    .await;
+    let crate::cascade::Net { app, snp, lsp } = crate::cascade::net("").await;
     app.register(order_body(
         "seller.test.local",
         with_logistics.then_some("lsp.test.local"),
