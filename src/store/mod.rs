@@ -220,6 +220,15 @@ pub enum UpdateError {
     Vetoed(Veto),
 }
 
+/// Why a message cannot be re-queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequeueError {
+    /// No such message for that order.
+    NotFound,
+    /// It is pending or delivered, not failed.
+    NotFailed,
+}
+
 /// One line of an order's timeline.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "direction", rename_all = "snake_case")]
@@ -293,6 +302,14 @@ pub trait Store: Send + Sync + 'static {
 
     /// Saves an attempt's result; durable when it returns.
     async fn save_delivery(&self, entry: &OutboxEntry) -> Result<(), StoreError>;
+
+    /// Puts a failed outbox entry of `order_id` back in the queue (attempts reset, due now; same
+    /// message_id and body). `Ok(Err(reason))` when there is no such entry or it has not failed.
+    async fn requeue_failed(
+        &self,
+        order_id: &str,
+        message_id: &str,
+    ) -> Result<Result<OutboxEntry, RequeueError>, StoreError>;
 
     /// Every message in and out for an order, in the order they happened.
     fn timeline(&self, order_id: &str) -> Result<Vec<TimelineItem>, StoreError>;

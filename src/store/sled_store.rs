@@ -9,8 +9,8 @@
 
 use super::group_commit::GroupCommit;
 use super::{
-    Accepted, Decision, DeliveryStatus, Effect, InboundRecord, Notification, OutboxEntry, Store, StoreError,
-    StoredAnswer, TimelineItem, UpdateError, Veto,
+    Accepted, Decision, DeliveryStatus, Effect, InboundRecord, Notification, OutboxEntry, RequeueError,
+    Store, StoreError, StoredAnswer, TimelineItem, UpdateError, Veto,
 };
 use crate::orchestrator::Order;
 use async_trait::async_trait;
@@ -365,6 +365,38 @@ impl Store for SledStore {
             })
             .map_err(tx_error)?;
         self.durable().await
+    }
+
+    async fn requeue_failed(
+        &self,
+        order_id: &str,
+        message_id: &str,
+    ) -> Result<Result<OutboxEntry, RequeueError>, StoreError> {
+        let id = message_id.as_bytes();
+        let result = (&self.outbox, &self.pending)
+            .transaction(|(outbox, pending)| {
+                let Some(v) = outbox.get(id)? else {
+                    return Ok(Err(RequeueError::NotFound));
+                };
+                let mut entry: OutboxEntry = decode(&v).map_err(abort)?;
+                if entry.order_id != order_id {
+                    return Ok(Err(RequeueError::NotFound));
+                }
+                if entry.status != DeliveryStatus::Failed {
+                    return Ok(Err(RequeueError::NotFailed));
+                }
+                entry.status = DeliveryStatus::Pending;
+                entry.attempts = 0;
+                entry.next_attempt_at = Utc::now();
+                outbox.insert(id, encode(&entry).map_err(abort)?)?;
+                pending.insert(id, entry.order_id.as_bytes())?;
+                Ok(Ok(entry))
+            })
+            .map_err(tx_error)?;
+        if result.is_ok() {
+            self.durable().await?;
+        }
+        Ok(result)
     }
 
     fn notifications(&self, user_id: &str) -> Result<Vec<Notification>, StoreError> {

@@ -515,6 +515,57 @@ async fn retries_stop_at_the_limit_and_the_message_is_marked_failed() {
         metrics.contains(r#"ondc_gateway_outbox_attempts_total{action="cancel",outcome="failed"} 1"#),
         "{metrics}"
     );
+
+    // The platform re-queues the failed message once the seller is back: same message, delivered.
+    let failed = app
+        .timeline("O1")
+        .await
+        .into_iter()
+        .find(|l| l["direction"] == "out")
+        .unwrap();
+    let mid = failed["message_id"].as_str().unwrap().to_owned();
+    let retry = format!("/api/v1/orders/O1/outbox/{mid}/retry");
+    let customer = app.token("cust-1", ondc_gateway::http::rest::auth::Role::Customer);
+    assert_eq!(
+        app.rest(reqwest::Method::POST, &retry, Some(&customer), None)
+            .await
+            .0,
+        403
+    );
+    let missing = "/api/v1/orders/O1/outbox/no-such-message/retry";
+    assert_eq!(
+        app.rest(reqwest::Method::POST, missing, Some(&app.platform()), None)
+            .await
+            .0,
+        404
+    );
+    snp.nack_next(0);
+    let (status, line) = app
+        .rest(reqwest::Method::POST, &retry, Some(&app.platform()), None)
+        .await;
+    assert_eq!(
+        (status, line["status"].as_str()),
+        (200, Some("pending")),
+        "{line}"
+    );
+    let third = snp.wait_for("cancel", 3).await.remove(2);
+    assert_eq!(third.body["context"]["message_id"], json!(mid));
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while app
+        .timeline("O1")
+        .await
+        .iter()
+        .find(|l| l["direction"] == "out")
+        .unwrap()["status"]
+        != "delivered"
+    {
+        assert!(tokio::time::Instant::now() < deadline);
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let (status, _) = app
+        .rest(reqwest::Method::POST, &retry, Some(&app.platform()), None)
+        .await;
+    assert_eq!(status, 409, "a delivered message is not re-queued");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -16,6 +16,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/orders/{id}", web::get().to(orders::show))
         .route("/orders/{id}/timeline", web::get().to(orders::timeline))
         .route(
+            "/orders/{id}/outbox/{message_id}/retry",
+            web::post().to(orders::retry),
+        )
+        .route(
             "/orders/{id}/cancel",
             web::post().to(cancellations::request_cancel),
         )

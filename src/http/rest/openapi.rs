@@ -46,7 +46,7 @@ impl Modify for BearerAuth {
 #[openapi(
     info(title = "ondc-gateway REST API", description = "Orders, cancellation requests and notifications for platforms, customers and providers. Tokens: HS256 JWT with claims sub and role (customer, provider, platform)."),
     paths(
-        orders::register, orders::show, orders::timeline,
+        orders::register, orders::show, orders::timeline, orders::retry,
         cancellations::request_cancel, cancellations::list_requests, cancellations::accept, cancellations::reject,
         cancellations::notifications,
     ),

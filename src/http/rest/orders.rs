@@ -9,7 +9,7 @@ use crate::orchestrator::{
     RetailLeg,
 };
 use crate::protocol::{DomainFamily, SubscriberId, TransactionId, format_timestamp};
-use crate::store::{Destination, TimelineItem};
+use crate::store::{Destination, RequeueError, TimelineItem};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -411,4 +411,47 @@ pub fn order_view(o: &Order) -> Value {
         "created_at": format_timestamp(o.created_at),
         "updated_at": format_timestamp(o.updated_at),
     })
+}
+
+/// Re-queue a message whose retries ran out (platform only): same message_id and bytes, attempts
+/// reset, sent at once by the outbox worker.
+#[utoipa::path(post, path = "/api/v1/orders/{id}/outbox/{message_id}/retry", tag = "orders",
+    params(("id" = String, Path, description = "Order id"), ("message_id" = String, Path, description = "The failed message")),
+    responses(
+        (status = 200, description = "Queued again; the timeline line", body = Object),
+        (status = 401, description = "Missing or invalid token", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not the platform", body = super::openapi::ErrorBody),
+        (status = 404, description = "No such message for this order", body = super::openapi::ErrorBody),
+        (status = 409, description = "The message has not failed", body = super::openapi::ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn retry(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let who = caller(&req, &state.tokens)?;
+    if who.role != Role::Platform {
+        return Err(ApiError::forbidden("only the platform re-sends messages"));
+    }
+    let (order_id, message_id) = path.into_inner();
+    match state
+        .store
+        .requeue_failed(&order_id, &message_id)
+        .await
+        .map_err(|e| ApiError::internal(&e))?
+    {
+        Ok(entry) => {
+            state.wake.notify_one();
+            Ok(HttpResponse::Ok().json(timeline_line(&TimelineItem::Out {
+                entry: Box::new(entry),
+            })))
+        }
+        Err(RequeueError::NotFound) => Err(ApiError::not_found(&format!(
+            "no message {message_id} for order {order_id}"
+        ))),
+        Err(RequeueError::NotFailed) => Err(ApiError::conflict(&format!(
+            "message {message_id} has not failed"
+        ))),
+    }
 }
