@@ -446,17 +446,34 @@ impl TestApp {
         body["messages"].as_array().unwrap().clone()
     }
 
-    /// Polls the order view (bounded at 10 s) until `check` holds.
-    pub async fn wait_order(&self, id: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+    /// The Prometheus text at `/metrics`.
+    pub async fn metrics(&self) -> String {
+        self.http
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    /// The order's first outbound timeline line, once its status is `status` (polled, at most 10 s).
+    pub async fn wait_first_out(&self, id: &str, status: &str) -> Value {
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
         loop {
-            let o = self.order(id).await;
-            if check(&o) {
-                return o;
+            let t = self.timeline(id).await;
+            let out = t
+                .iter()
+                .find(|l| l["direction"] == "out")
+                .cloned()
+                .unwrap_or(Value::Null);
+            if out["status"] == status {
+                return out;
             }
             assert!(
                 tokio::time::Instant::now() < deadline,
-                "timed out waiting for {what}: {o:#}"
+                "waiting for an outbound {status} message: {t:#?}"
             );
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }

@@ -454,17 +454,8 @@ async fn a_counterpart_that_nacks_then_acks_gets_the_same_message_again() {
         attempts.windows(2).all(|w| w[0].raw == w[1].raw),
         "same body, same message_id on every retry"
     );
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        let t = app.timeline("O1").await;
-        let out = t.iter().find(|l| l["direction"] == "out").unwrap().clone();
-        if out["status"] == "delivered" {
-            assert_eq!(out["attempts"], 3);
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{out:#}");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    let out = app.wait_first_out("O1", "delivered").await;
+    assert_eq!(out["attempts"], 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -486,31 +477,14 @@ async fn retries_stop_at_the_limit_and_the_message_is_marked_failed() {
     )
     .await;
     snp.wait_for("cancel", 2).await;
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        let t = app.timeline("O1").await;
-        let out = t.iter().find(|l| l["direction"] == "out").unwrap().clone();
-        if out["status"] == "failed" {
-            assert_eq!(out["attempts"], 2);
-            assert!(
-                out["last_error"].as_str().unwrap().contains("HTTP 400"),
-                "{out:#}"
-            );
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{out:#}");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    let out = app.wait_first_out("O1", "failed").await;
+    assert_eq!(out["attempts"], 2);
+    assert!(
+        out["last_error"].as_str().unwrap().contains("HTTP 400"),
+        "{out:#}"
+    );
     assert_eq!(snp.received("cancel").len(), 2, "no attempt past the limit");
-    let metrics = app
-        .http
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains(r#"ondc_gateway_outbox_attempts_total{action="cancel",outcome="failed"} 1"#),
         "{metrics}"
@@ -550,18 +524,7 @@ async fn retries_stop_at_the_limit_and_the_message_is_marked_failed() {
     );
     let third = snp.wait_for("cancel", 3).await.remove(2);
     assert_eq!(third.body["context"]["message_id"], json!(mid));
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    while app
-        .timeline("O1")
-        .await
-        .iter()
-        .find(|l| l["direction"] == "out")
-        .unwrap()["status"]
-        != "delivered"
-    {
-        assert!(tokio::time::Instant::now() < deadline);
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    app.wait_first_out("O1", "delivered").await;
     let (status, _) = app
         .rest(reqwest::Method::POST, &retry, Some(&app.platform()), None)
         .await;
@@ -625,19 +588,7 @@ async fn a_restart_mid_cascade_loses_nothing_and_repeats_nothing() {
     .await;
     let cancel = snp.wait_for("cancel", 1).await.remove(0);
     assert_eq!(cancel.body["context"]["message_id"], message_id);
-    app.wait_order("O1", "the /cancel delivered", |_| true).await;
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    while app
-        .timeline("O1")
-        .await
-        .iter()
-        .find(|l| l["direction"] == "out")
-        .unwrap()["status"]
-        != "delivered"
-    {
-        assert!(tokio::time::Instant::now() < deadline);
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    app.wait_first_out("O1", "delivered").await;
     let (dir, parties) = app.stop().await;
     let app = spawn_app_with(Options {
         extra_toml: retry.into(),
@@ -696,7 +647,6 @@ async fn two_callbacks_racing_for_one_order_make_one_consistent_cascade() {
         "seller" => assert!(snp.received("cancel").is_empty()),
         other => panic!("initiator {other}"),
     }
-    let _: Option<Party> = None;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -181,5 +181,4 @@ async fn kill_9_mid_cascade_loses_nothing_and_repeats_nothing() {
         delivered,
         "nothing delivered goes out twice"
     );
-    drop(seller);
 }

@@ -636,15 +636,7 @@ async fn bad_input_is_a_4xx_nack_and_the_server_survives() {
         .await
         .unwrap();
     assert_eq!(health.status(), 200, "the server survived");
-    let metrics = app
-        .http
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         !metrics.contains("outcome=\"error\""),
         "no request was our fault: {metrics}"

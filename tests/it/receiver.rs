@@ -97,15 +97,7 @@ async fn a_duplicate_gets_the_same_answer_and_no_second_audit_entry() {
             .is_ack()
     );
     assert_eq!(app.audit().len(), 2);
-    let metrics = app
-        .http
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains(r#"ondc_gateway_beckn_requests_total{action="on_cancel",outcome="duplicate"} 1"#),
         "{metrics}"
@@ -226,15 +218,7 @@ async fn signature_failures_are_401_nacks_with_a_challenge() {
     )
     .await;
     assert!(app.audit().is_empty(), "nothing refused is stored");
-    let metrics = app
-        .http
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     for reason in [
         "signature_mismatch",
         "expired",

@@ -2,7 +2,7 @@
 //! their TTL (and never past `valid_until`), "no such key" is cached too, concurrent misses ask
 //! once, and the cache is written to the store so a restart does not ask again.
 
-use crate::app::{GATEWAY, Options, Party, on_cancel, spawn_app_with};
+use crate::app::{Options, Party, on_cancel, spawn_app_with};
 use actix_web::{App, HttpResponse, HttpServer, web};
 use ondc_gateway::clock::FixedClock;
 use ondc_gateway::config::RegistrySettings;
@@ -106,7 +106,6 @@ async fn looked_up_keys_verify_and_are_asked_for_once() {
     assert_eq!(registry.asked.load(Ordering::SeqCst), 2);
     let written = app.store.registry_entries().unwrap();
     assert_eq!(written.len(), 2, "both answers written back");
-    let _ = GATEWAY;
 }
 
 #[tokio::test]
