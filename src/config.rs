@@ -82,17 +82,6 @@ impl Default for OutboxSettings {
     }
 }
 
-impl OutboxSettings {
-    /// The retry policy.
-    pub fn policy(&self) -> crate::outbound::RetryPolicy {
-        crate::outbound::RetryPolicy {
-            max_attempts: self.max_attempts,
-            initial_backoff: Duration::from_millis(self.initial_backoff_ms),
-            max_backoff: Duration::from_millis(self.max_backoff_ms),
-        }
-    }
-}
-
 /// REST API settings.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

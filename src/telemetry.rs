@@ -90,3 +90,15 @@ impl Metrics {
         String::from_utf8(out).unwrap_or_default()
     }
 }
+
+/// An error and its causes, `outer: inner: root`, for the one log line at the edge.
+pub fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -2,7 +2,7 @@
 
 use crate::clock::SystemClock;
 use crate::config::{DEFAULT_CONFIG, Settings};
-use crate::http::Application;
+use crate::startup::Application;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;

@@ -2,7 +2,7 @@
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::{DEFAULT_CONFIG, Settings};
-use crate::http::rest::auth::{Role, TokenKeys};
+use crate::tokens::{Role, TokenKeys};
 use std::path::PathBuf;
 use std::process::ExitCode;
 

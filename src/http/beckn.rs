@@ -7,20 +7,15 @@
 //! durably before answering ACK. A duplicate `(sender, action, message_id)` gets the first answer.
 
 use super::AppState;
-use super::effects::effect;
 use super::rejection::Rejection;
-use crate::orchestrator::requests::after_network_change;
-use crate::orchestrator::{
-    Event, EventError, Inputs, Order, Outcome, Party, order_id_of, read_event, reasons, transition,
-};
-use crate::protocol::{ACK_BODY, Action, ErrorType, check_context, parse_strict, peek_family};
-use crate::protocol::{Context, DomainFamily, MessageId, NackError, excerpt, nack_body};
+use crate::protocol::{Action, ErrorType, check_context, excerpt, parse_strict, peek_family};
 use crate::registry::{KeyRejection, Participant};
+use crate::service::ack;
 use crate::signing::{HeaderRole, SignatureHeader, verify};
-use crate::store::{Accepted, Decision, InboundRecord, StoredAnswer, Verification};
+use crate::store::{Accepted, Body, InboundRecord, StoredAnswer, Verification};
+use actix_web::http::StatusCode;
 use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::{DateTime, Utc};
 use futures_util::StreamExt as _;
 use std::sync::Arc;
 use std::time::Instant;
@@ -61,12 +56,20 @@ pub async fn receive(
     let result = handle(&req, payload, action, &state)
         .instrument(span.clone())
         .await;
+    // A stored answer whose status is not an HTTP status is a corrupt record: our fault.
+    let result = result.and_then(|(outcome, answer)| match StatusCode::from_u16(answer.status) {
+        Ok(status) => Ok((outcome, status, answer.body)),
+        Err(_) => Err(Rejection::Internal(format!(
+            "stored answer has status {}",
+            answer.status
+        ))),
+    });
     let (outcome, response) = match result {
-        Ok((outcome, answer)) => (
+        Ok((outcome, status, body)) => (
             outcome,
-            HttpResponse::build(actix_web::http::StatusCode::from_u16(answer.status).unwrap_or_default())
+            HttpResponse::build(status)
                 .insert_header((CONTENT_TYPE, HeaderValue::from_static("application/json")))
-                .body(answer.body),
+                .body(body),
         ),
         Err(rejection) => {
             if let Rejection::Unauthorized {
@@ -218,27 +221,20 @@ async fn handle(
         transaction_id: context.transaction_id.clone(),
         received_at: state.clock.now(),
         headers: audited_headers(req.headers()),
-        // Parsing succeeded, so the bytes are UTF-8; lossy conversion cannot change them.
-        body: String::from_utf8_lossy(&body).into_owned(),
+        body: Body::new(body.to_vec()),
         verification: Verification {
             key_id: header.key_id.to_string(),
             gateway_key_id: gateway,
         },
         answer: ack(),
     };
-    let event = read_event(&context, &json);
-    let order_ref = order_id_of(&context, &json);
-    let now = state.clock.now();
-    let decide = |order: Option<&Order>| decide(order, &context, order_ref.as_deref(), &event, now, state);
     match state
-        .store
-        .accept_inbound(record, &decide)
+        .service
+        .receive(record, &context, &json)
         .await
-        .map_err(|e| Rejection::Internal(e.to_string()))?
+        .map_err(|e| Rejection::Internal(crate::telemetry::chain(&e)))?
     {
         Accepted::New { seq, answer } => {
-            // Whatever the step enqueued goes out now rather than at the worker's next poll.
-            state.wake.notify_one();
             let outcome = if answer.status == 200 {
                 "ack"
             } else {
@@ -251,167 +247,6 @@ async fn handle(
             tracing::info!("duplicate; answered as the first time");
             Ok(("duplicate", first))
         }
-    }
-}
-
-fn ack() -> StoredAnswer {
-    StoredAnswer {
-        status: 200,
-        body: String::from_utf8_lossy(ACK_BODY).into_owned(),
-    }
-}
-
-fn nack(
-    status: u16,
-    kind: ErrorType,
-    code: &'static str,
-    message: String,
-    path: Option<String>,
-) -> StoredAnswer {
-    let body = nack_body(&NackError {
-        kind,
-        code,
-        message,
-        path,
-    });
-    StoredAnswer {
-        status,
-        body: String::from_utf8_lossy(&body).into_owned(),
-    }
-}
-
-fn domain_nack(code: &'static str, message: String, path: Option<String>) -> StoredAnswer {
-    nack(400, ErrorType::Domain, code, message, path)
-}
-
-/// What a verified, valid message does to the order it belongs to; runs inside the store's
-/// atomic step. Messages for transactions the gateway does not track are stored and ACKed.
-fn decide(
-    order: Option<&Order>,
-    context: &Context,
-    order_ref: Option<&str>,
-    event: &Result<Event, EventError>,
-    now: DateTime<Utc>,
-    state: &AppState,
-) -> Decision {
-    let Some(order) = order else {
-        return Decision {
-            answer: ack(),
-            effect: None,
-        };
-    };
-    // The buyer app's /update is kept for audit; the gateway relays fulfillment state itself.
-    if context.action == Action::Update {
-        return Decision {
-            answer: ack(),
-            effect: None,
-        };
-    }
-    // Only this order's seller (retail) or LSP (logistics) may speak about it on its leg.
-    let counterpart = match (context.family, &order.logistics) {
-        (DomainFamily::Logistics, Some(leg)) => Some(&leg.bpp_id),
-        (DomainFamily::Logistics, None) => None,
-        (DomainFamily::Retail, _) => Some(&order.retail.bpp_id),
-    };
-    if context.action.is_callback() && counterpart != Some(context.sender()) {
-        return Decision {
-            answer: nack(
-                403,
-                ErrorType::Policy,
-                "10000",
-                format!(
-                    "{} is not the counterpart of order {} on this leg",
-                    context.sender(),
-                    order.id
-                ),
-                None,
-            ),
-            effect: None,
-        };
-    }
-    if context.action == Action::Cancel {
-        if context.bpp_id != order.retail.bpp_id {
-            let message = format!("bpp_id must be the order's seller, {}", order.retail.bpp_id);
-            return Decision {
-                answer: nack(
-                    400,
-                    ErrorType::Context,
-                    "10000",
-                    message,
-                    Some("$.context.bpp_id".into()),
-                ),
-                effect: None,
-            };
-        }
-        if let Ok(Event::Cancel { reason, .. }) = event
-            && !reasons::retail_allowed_for(reason, Party::Buyer)
-        {
-            let message = format!("cancellation reason {:?} is not a buyer reason", excerpt(reason));
-            let path = Some("$.message.cancellation_reason_id".into());
-            return Decision {
-                answer: nack(400, ErrorType::Domain, "30012", message, path),
-                effect: None,
-            };
-        }
-    }
-    let expected_order = match (context.family, &order.logistics) {
-        (DomainFamily::Logistics, Some(leg)) => leg.order_id.as_str(),
-        (DomainFamily::Retail, _) | (DomainFamily::Logistics, None) => order.id.as_str(),
-    };
-    if order_ref.is_some_and(|r| r != expected_order) {
-        let path = if context.action == Action::Cancel {
-            "$.message.order_id"
-        } else {
-            "$.message.order.id"
-        };
-        return Decision {
-            answer: domain_nack(
-                "20007",
-                format!(
-                    "order {} is not the order of transaction {}",
-                    order_ref.unwrap_or_default(),
-                    context.transaction_id
-                ),
-                Some(path.into()),
-            ),
-            effect: None,
-        };
-    }
-    let event = match event {
-        Ok(e) => e,
-        Err(e) => {
-            return Decision {
-                answer: domain_nack("20006", e.message.clone(), Some(e.path.clone())),
-                effect: None,
-            };
-        }
-    };
-    let mut new_id = MessageId::generate;
-    let mut inputs = Inputs {
-        now,
-        our_id: &state.our_id,
-        new_id: &mut new_id,
-    };
-    match transition(order, event, &mut inputs) {
-        Ok(Outcome::Absorbed) => Decision {
-            answer: ack(),
-            effect: None,
-        },
-        Ok(Outcome::Applied {
-            order: next,
-            commands,
-        }) => {
-            let mut next = *next;
-            let notices = after_network_change(order, &mut next);
-            Decision {
-                answer: ack(),
-                effect: Some(effect(state, next, &commands, notices, now)),
-            }
-        }
-        Err(refusal) => Decision {
-            answer: domain_nack(refusal.code(), refusal.to_string(), None),
-            effect: None,
-        },
     }
 }
 

@@ -12,41 +12,13 @@
 
 use super::model::{
     Callback, Cancellation, Command, Event, Fulfillment, FulfillmentReport, Leg, LegStatus, Order,
-    OrderStatus, StateReport,
+    StateReport,
 };
 use super::reasons::{self, Party};
+use super::refusal::Refusal;
 use super::states::{FulfillmentState, OrderState};
 use crate::protocol::{MessageId, SubscriberId};
 use chrono::{DateTime, Utc};
-
-/// Why an event is refused; each maps to an ONDC error code.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Refusal {
-    /// 20007: the event makes no sense in the order's state.
-    #[error("{0}")]
-    InvalidOrderState(String),
-    /// 20008: a response nobody asked for, or not the one awaited.
-    #[error("{0}")]
-    OutOfSequence(String),
-    /// 50007: the fulfillment is not part of the order.
-    #[error("{0}")]
-    FulfillmentNotFound(String),
-    /// 50008: the fulfillment is terminal and cannot change.
-    #[error("{0}")]
-    FulfillmentTerminal(String),
-}
-
-impl Refusal {
-    /// The ONDC error code.
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::InvalidOrderState(_) => "20007",
-            Self::OutOfSequence(_) => "20008",
-            Self::FulfillmentNotFound(_) => "50007",
-            Self::FulfillmentTerminal(_) => "50008",
-        }
-    }
-}
 
 /// What the machine decided.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -254,16 +226,6 @@ pub fn transition(order: &Order, event: &Event, inputs: &mut Inputs<'_>) -> Resu
         },
     }
     settle(&mut next, inputs, &mut commands);
-    next.status = match next.state {
-        OrderState::Cancelled => OrderStatus::Cancelled,
-        OrderState::Completed => OrderStatus::Completed,
-        OrderState::Created | OrderState::Accepted | OrderState::InProgress
-            if next.cancellation.is_some() =>
-        {
-            OrderStatus::Cancelled
-        }
-        OrderState::Created | OrderState::Accepted | OrderState::InProgress => next.status,
-    };
     if next == *order && commands.is_empty() {
         return Ok(Outcome::Absorbed);
     }

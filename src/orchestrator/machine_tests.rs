@@ -1,9 +1,10 @@
 //! The machine driven through whole histories: each cascade, both RTO ends, the claim rules,
 //! and every refusal code.
 
-use super::machine::{Inputs, Outcome, Refusal, transition};
+use super::machine::{Inputs, Outcome, transition};
 use super::model::*;
 use super::reasons::Party;
+use super::refusal::Refusal;
 use super::states::{FulfillmentState as S, OrderState};
 use crate::protocol::{MessageId, SubscriberId, TransactionId};
 use chrono::{DateTime, TimeZone, Utc};

@@ -109,6 +109,7 @@ pub fn build(order: &Order, command: &Command, me: &Identity, now: DateTime<Utc>
     Addressed {
         counterpart: bpp_id.clone(),
         url: format!("{base}/{action}"),
-        body: serde_json::to_vec(&body).unwrap_or_default(),
+        // A `Value` always serialises (its keys are strings), so Display is the whole body.
+        body: body.to_string().into_bytes(),
     }
 }

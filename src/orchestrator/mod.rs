@@ -1,27 +1,33 @@
 //! The cancellation orchestrator: the order model, the reason tables, the pure state machine,
 //! and the translation between Beckn messages and its events and commands.
 //!
-//! Nothing here does I/O. The HTTP edge reads a message into an [`Event`]; the store runs
-//! [`transition`] and persists the new order together with the outbox entries of its
-//! [`Command`]s in one atomic step; the outbox worker sends them.
+//! Nothing here does I/O. Every rule of a cancellation lives here and is decided by [`step`]:
+//! a network message (read into an [`Event`] by [`read_event`]) or a REST action goes in, the new
+//! order, its [`Command`]s and its [`Notice`]s come out, or a [`Refusal`]. The service runs the
+//! step inside the store's atomic step; the outbox worker sends the commands, built by [`build`].
 
 mod events;
 mod machine;
 mod messages;
 mod model;
 pub mod reasons;
-pub mod requests;
+mod refusal;
+mod requests;
 mod states;
+mod step;
 
 pub use events::{EventError, order_id_of, read_event};
-pub use machine::{Inputs, Outcome, Refusal, transition};
+pub use machine::{Inputs, Outcome, transition};
 pub use messages::{Addressed, Identity, build};
 pub use model::{
     Callback, CancelRequest, Cancellation, Command, Escrow, Event, Fulfillment, FulfillmentReport, Leg,
     LegStatus, LogisticsLeg, Money, Order, OrderStatus, RequestStatus, RetailLeg, StateReport,
 };
 pub use reasons::Party;
+pub use refusal::Refusal;
+pub use requests::{Actor, RestAction};
 pub use states::{FulfillmentState, OrderState, UnknownState};
+pub use step::{Input, Network, Notice, NoticeKind, Step, status_of, step};
 
 #[cfg(test)]
 mod machine_tests;

@@ -171,6 +171,18 @@ pub enum OrderStatus {
     Completed,
 }
 
+impl OrderStatus {
+    /// The name the REST API shows.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "ACTIVE",
+            Self::CancellationRequested => "CANCELLATION_REQUESTED",
+            Self::Cancelled => "CANCELLED",
+            Self::Completed => "COMPLETED",
+        }
+    }
+}
+
 /// Where a REST cancellation request stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -46,12 +46,11 @@ impl OutboundClient {
         ttl_secs: i64,
         timeout: Duration,
         clock: Arc<dyn Clock>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .user_agent(concat!("ondc-gateway/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| e.to_string())?;
+            .build()?;
         Ok(Self {
             http,
             signer,
@@ -77,7 +76,11 @@ impl OutboundClient {
             Err(e) => return SendResult::Unreachable(e.without_url().to_string()),
         };
         let status = response.status().as_u16();
-        let bytes = response.bytes().await.unwrap_or_default();
+        let bytes = match response.bytes().await {
+            Ok(b) => b,
+            // The answer broke off: as good as no answer.
+            Err(e) => return SendResult::Unreachable(e.without_url().to_string()),
+        };
         let acked = serde_json::from_slice::<serde_json::Value>(&bytes)
             .is_ok_and(|v| v["message"]["ack"]["status"] == "ACK");
         if status == 200 && (acked || !signed) {

@@ -6,6 +6,7 @@
 
 use super::client::{OutboundClient, SendResult};
 use crate::clock::Clock;
+use crate::config::OutboxSettings;
 use crate::registry::Registry;
 use crate::store::{DeliveryStatus, Destination, OutboxEntry, Store};
 use crate::telemetry::Metrics;
@@ -22,6 +23,16 @@ pub struct RetryPolicy {
     pub initial_backoff: Duration,
     /// Longest delay between attempts.
     pub max_backoff: Duration,
+}
+
+impl From<&OutboxSettings> for RetryPolicy {
+    fn from(s: &OutboxSettings) -> Self {
+        Self {
+            max_attempts: s.max_attempts,
+            initial_backoff: Duration::from_millis(s.initial_backoff_ms),
+            max_backoff: Duration::from_millis(s.max_backoff_ms),
+        }
+    }
 }
 
 impl RetryPolicy {
@@ -158,7 +169,10 @@ impl Attempt {
                     // Nowhere to deliver: the notification stays listed for its user.
                     entry.status = DeliveryStatus::Delivered;
                     entry.last_error = Some("no webhook configured".into());
-                    let _ = self.store.save_delivery(&entry).await;
+                    if let Err(e) = self.store.save_delivery(&entry).await {
+                        // It stays pending and is settled the same way on the next round.
+                        tracing::error!(error = %crate::telemetry::chain(&e), message_id = %entry.message_id, "outbox: cannot settle a notification");
+                    }
                     return;
                 }
             },
@@ -193,7 +207,7 @@ impl Attempt {
             .inc();
         if let Err(e) = self.store.save_delivery(&entry).await {
             // The attempt will simply be repeated; the counterpart dedupes on message_id.
-            tracing::error!(error = %e, message_id = %entry.message_id, "outbox: cannot save the attempt");
+            tracing::error!(error = %crate::telemetry::chain(&e), message_id = %entry.message_id, "outbox: cannot save the attempt");
         }
     }
 
@@ -203,7 +217,8 @@ impl Attempt {
             return "failed";
         }
         let delay = self.policy.backoff(entry.attempts, rand_unit());
-        entry.next_attempt_at = now + chrono::Duration::from_std(delay).unwrap_or_default();
+        // The delay is capped by max_backoff, far inside chrono's range; saturate rather than fail.
+        entry.next_attempt_at = now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
         "retry"
     }
 }

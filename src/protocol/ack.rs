@@ -55,10 +55,13 @@ struct AckBody<'a> {
 }
 
 /// The ACK body, byte for byte.
-pub const ACK_BODY: &[u8] = br#"{"message":{"ack":{"status":"ACK"}}}"#;
+pub const ACK_BODY: &[u8] = ACK_TEXT.as_bytes();
+
+/// The ACK body as text.
+pub const ACK_TEXT: &str = r#"{"message":{"ack":{"status":"ACK"}}}"#;
 
 /// Serialises a NACK body for `error`.
-pub fn nack_body(error: &NackError) -> Vec<u8> {
+pub fn nack_body(error: &NackError) -> String {
     let body = AckBody {
         message: AckMessage {
             ack: AckStatus { status: "NACK" },
@@ -66,7 +69,7 @@ pub fn nack_body(error: &NackError) -> Vec<u8> {
         error: Some(error),
     };
     // Serialising plain structs of strings cannot fail.
-    serde_json::to_vec(&body).unwrap_or_else(|_| br#"{"message":{"ack":{"status":"NACK"}}}"#.to_vec())
+    serde_json::to_string(&body).unwrap_or_else(|_| r#"{"message":{"ack":{"status":"NACK"}}}"#.to_owned())
 }
 
 #[cfg(test)]
@@ -83,7 +86,7 @@ mod tests {
             message: "bad".into(),
             path: None,
         };
-        let v: serde_json::Value = serde_json::from_slice(&nack_body(&e)).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&nack_body(&e)).unwrap();
         assert_eq!(v["message"]["ack"]["status"], "NACK");
         assert_eq!(
             v["error"],

@@ -10,7 +10,7 @@ mod ids;
 mod json;
 mod schema;
 
-pub use ack::{ACK_BODY, ErrorType, NackError, nack_body};
+pub use ack::{ACK_BODY, ACK_TEXT, ErrorType, NackError, nack_body};
 pub use action::{Action, DomainFamily, UnknownAction};
 pub use context::{
     Context, ContextError, check_context, excerpt, format_timestamp, parse_timestamp, peek_family,

@@ -6,11 +6,11 @@ use super::fixture::{Fixture, PartySpec, Step};
 use super::jsonpath;
 use crate::clock::SystemClock;
 use crate::config::Settings;
-use crate::http::Application;
-use crate::http::rest::auth::{Role, TokenKeys};
 use crate::protocol::{MessageId, SubscriberId, format_timestamp};
 use crate::registry::RegistryRecord;
 use crate::signing::{KeyId, PrivateKey, PublicKey, SignatureHeader, Signer, ValidityPolicy, verify};
+use crate::startup::Application;
+use crate::tokens::{Role, TokenKeys};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
@@ -469,6 +469,7 @@ impl<'f> Flow<'f> {
         self.gateway
             .tokens
             .mint(sub, role, crate::clock::Clock::unix_seconds(&SystemClock), 600)
+            .map_err(|e| e.to_string())
     }
 
     async fn register_order(&mut self) -> Result<(), String> {
@@ -763,7 +764,11 @@ impl<'f> Flow<'f> {
     }
 
     async fn rest_step(&mut self, r: &super::fixture::RestStep) -> Result<(), String> {
-        let role: Role = r.caller.role.parse()?;
+        let role: Role = r
+            .caller
+            .role
+            .parse()
+            .map_err(|e: crate::tokens::TokenError| e.to_string())?;
         let token = self.token(&r.caller.sub, role)?;
         let path = substitute(&json!(r.path), &self.bindings)?
             .as_str()

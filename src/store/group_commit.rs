@@ -7,13 +7,29 @@
 use std::sync::{Arc, Condvar, Mutex, Weak};
 use tokio::sync::watch;
 
+/// Why a write is not known to be durable.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum DurableError {
+    /// The store is closing and takes no more writes.
+    #[error("the store is shutting down")]
+    ShuttingDown,
+    /// The flusher thread is gone (it could not start, or panicked).
+    #[error("the store flusher is not running")]
+    FlusherGone,
+    /// The flush covering the write failed.
+    #[error("the flush covering this write failed")]
+    FlushFailed(#[source] Arc<std::io::Error>),
+}
+
 /// Flush progress, published to waiters.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 struct Progress {
     /// Every ticket up to this one is durable.
     durable: u64,
     /// Every ticket up to this one (and above `durable`) belongs to a failed flush.
     failed: u64,
+    /// Why the latest failed flush failed.
+    error: Option<Arc<std::io::Error>>,
 }
 
 #[derive(Default)]
@@ -34,7 +50,7 @@ impl GroupCommit {
     /// Starts the flusher thread, which calls `flush` for each group until [`Self::stop`].
     pub fn start<F>(flush: F) -> Arc<Self>
     where
-        F: Fn() -> Result<(), String> + Send + 'static,
+        F: Fn() -> std::io::Result<()> + Send + 'static,
     {
         let this = Arc::new(Self {
             tickets: Mutex::new(Tickets::default()),
@@ -72,14 +88,11 @@ impl GroupCommit {
     }
 
     /// Waits until everything written before this call is durable.
-    pub async fn durable(&self) -> Result<(), String> {
+    pub async fn durable(&self) -> Result<(), DurableError> {
         let ticket = {
-            let mut t = self
-                .tickets
-                .lock()
-                .map_err(|_| "flusher lock poisoned".to_owned())?;
+            let mut t = self.tickets.lock().map_err(|_| DurableError::FlusherGone)?;
             if t.stop {
-                return Err("the store is shutting down".to_owned());
+                return Err(DurableError::ShuttingDown);
             }
             t.issued += 1;
             t.issued
@@ -89,16 +102,18 @@ impl GroupCommit {
         let p = rx
             .wait_for(|p| p.durable >= ticket || p.failed >= ticket)
             .await
-            .map_err(|_| "flusher stopped".to_owned())?;
+            .map_err(|_| DurableError::FlusherGone)?;
         if p.durable >= ticket {
             Ok(())
         } else {
-            Err("the flush covering this write failed".to_owned())
+            Err(DurableError::FlushFailed(p.error.clone().unwrap_or_else(|| {
+                Arc::new(std::io::Error::other("flush failed"))
+            })))
         }
     }
 }
 
-fn flusher<F: Fn() -> Result<(), String>>(this: Weak<GroupCommit>, flush: F) {
+fn flusher<F: Fn() -> std::io::Result<()>>(this: Weak<GroupCommit>, flush: F) {
     let mut done = 0u64;
     while let Some(gc) = this.upgrade() {
         let target = {
@@ -113,14 +128,17 @@ fn flusher<F: Fn() -> Result<(), String>>(this: Weak<GroupCommit>, flush: F) {
             t.issued
         };
         // Every ticket <= target was taken after its write, so this flush covers them all.
-        let result = flush();
-        gc.progress.send_modify(|p| match &result {
-            Ok(()) => p.durable = target,
-            Err(_) => p.failed = target,
-        });
-        if let Err(e) = result {
+        let result = flush().map_err(Arc::new);
+        if let Err(e) = &result {
             tracing::error!(error = %e, "store flush failed; waiting writers get an error");
         }
+        gc.progress.send_modify(|p| match result {
+            Ok(()) => p.durable = target,
+            Err(e) => {
+                p.failed = target;
+                p.error = Some(e);
+            }
+        });
         done = target;
     }
 }
@@ -146,7 +164,7 @@ mod tests {
             })
             .collect();
         for w in waiters {
-            assert_eq!(w.await.unwrap(), Ok(()));
+            assert!(w.await.unwrap().is_ok());
         }
         let n = flushes.load(Ordering::SeqCst);
         assert!((1..200).contains(&n), "200 waiters took {n} flushes");
@@ -154,7 +172,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_flush_fails_its_waiters() {
-        let gc = GroupCommit::start(|| Err("disk gone".to_owned()));
-        assert!(gc.durable().await.is_err());
+        let gc = GroupCommit::start(|| Err(std::io::Error::other("disk gone")));
+        let e = gc.durable().await.unwrap_err();
+        assert!(matches!(e, DurableError::FlushFailed(_)), "{e:?}");
+        let cause = std::error::Error::source(&e).map(ToString::to_string);
+        assert_eq!(cause.as_deref(), Some("disk gone"));
     }
 }

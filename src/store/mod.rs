@@ -8,9 +8,10 @@
 mod group_commit;
 mod sled_store;
 
+pub use group_commit::DurableError;
 pub use sled_store::SledStore;
 
-use crate::orchestrator::{Leg, Order};
+use crate::orchestrator::{Leg, Order, Refusal};
 use crate::protocol::{Action, MessageId, SubscriberId, TransactionId};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -20,14 +21,77 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The storage engine failed (I/O, corruption).
-    #[error("storage engine: {0}")]
-    Engine(String),
-    /// A stored value could not be decoded (a schema version we do not know, or corruption).
+    #[error("storage engine failed")]
+    Engine(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// A value could not be encoded or a stored one decoded.
+    #[error("stored value does not decode")]
+    Decode(#[from] serde_json::Error),
+    /// A stored value is of a layout this build does not know, or a key is malformed.
     #[error("stored value: {0}")]
-    Decode(String),
+    Corrupt(String),
     /// The group flush failed, so the write is not known to be durable.
-    #[error("flush failed: {0}")]
-    Flush(String),
+    #[error("write not known to be durable")]
+    Flush(#[from] DurableError),
+}
+
+/// Exact message bytes, kept as received or as built and never re-encoded. Stored and shown as
+/// text: every body the gateway keeps is JSON, hence UTF-8, and one that is not cannot be stored.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Body(Vec<u8>);
+
+impl Body {
+    /// Wraps bytes.
+    pub fn new(bytes: impl Into<Vec<u8>>) -> Self {
+        Self(bytes.into())
+    }
+
+    /// The bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The bytes as text, when they are UTF-8 (always, for a body the store accepted).
+    pub fn as_str(&self) -> Option<&str> {
+        std::str::from_utf8(&self.0).ok()
+    }
+
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether it is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::fmt::Debug for Body {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.as_str() {
+            Some(s) => write!(f, "Body({s:?})"),
+            None => write!(f, "Body({} bytes, not UTF-8)", self.0.len()),
+        }
+    }
+}
+
+impl From<&str> for Body {
+    fn from(s: &str) -> Self {
+        Self(s.as_bytes().to_vec())
+    }
+}
+
+impl Serialize for Body {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let text = std::str::from_utf8(&self.0).map_err(serde::ser::Error::custom)?;
+        s.serialize_str(text)
+    }
+}
+
+impl<'de> Deserialize<'de> for Body {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(|s| Self(s.into_bytes()))
+    }
 }
 
 /// Who sent a message, which action, which `message_id`: the same triple twice is one message.
@@ -87,8 +151,8 @@ pub struct InboundRecord {
     pub received_at: DateTime<Utc>,
     /// The request headers that matter for audit (signature headers, content type).
     pub headers: Vec<(String, String)>,
-    /// The exact body (valid UTF-8: it parsed as JSON).
-    pub body: String,
+    /// The exact body.
+    pub body: Body,
     /// How it was authenticated.
     pub verification: Verification,
     /// The answer we give.
@@ -147,7 +211,7 @@ pub struct OutboxEntry {
     /// The URL it is POSTed to.
     pub url: String,
     /// The exact body.
-    pub body: String,
+    pub body: Body,
     /// Delivery status.
     pub status: DeliveryStatus,
     /// Attempts made so far.
@@ -202,22 +266,13 @@ pub struct Decision {
     pub effect: Option<Effect>,
 }
 
-/// A decision function's refusal: a code the caller maps to its answer, and a message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Veto {
-    /// Machine-readable code (an ONDC code such as `20007`, or a REST error name).
-    pub code: &'static str,
-    /// What is wrong.
-    pub message: String,
-}
-
 /// Why [`Store::update_order`] made no change.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UpdateError {
     /// No such order.
     NotFound,
-    /// The decision function refused.
-    Vetoed(Veto),
+    /// The decision step refused.
+    Refused(Refusal),
 }
 
 /// Why a message cannot be re-queued.
@@ -291,7 +346,7 @@ pub trait Store: Send + Sync + 'static {
     async fn update_order(
         &self,
         id: &str,
-        decide: &(dyn for<'o> Fn(&'o Order) -> Result<Effect, Veto> + Send + Sync),
+        decide: &(dyn for<'o> Fn(&'o Order) -> Result<Effect, Refusal> + Send + Sync),
     ) -> Result<Result<Order, UpdateError>, StoreError>;
 
     /// Pending outbox entries due at `now`, oldest first.

@@ -10,7 +10,7 @@
 use super::group_commit::GroupCommit;
 use super::{
     Accepted, Decision, DeliveryStatus, Effect, InboundRecord, Notification, OutboxEntry, RequeueError,
-    Store, StoreError, StoredAnswer, TimelineItem, UpdateError, Veto,
+    Store, StoreError, StoredAnswer, TimelineItem, UpdateError,
 };
 use crate::orchestrator::Order;
 use async_trait::async_trait;
@@ -106,24 +106,24 @@ fn tx_error(e: TransactionError<StoreError>) -> StoreError {
         TransactionError::Storage(e) => engine(e),
     }
 }
+
 fn encode<T: Serialize>(value: T) -> Result<Vec<u8>, StoreError> {
-    serde_json::to_vec(&Envelope {
+    Ok(serde_json::to_vec(&Envelope {
         v: SCHEMA_VERSION,
         value,
-    })
-    .map_err(|e| StoreError::Decode(e.to_string()))
+    })?)
 }
 
 fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
-    let env: Envelope<T> = serde_json::from_slice(bytes).map_err(|e| StoreError::Decode(e.to_string()))?;
+    let env: Envelope<T> = serde_json::from_slice(bytes)?;
     if env.v != SCHEMA_VERSION {
-        return Err(StoreError::Decode(format!("unknown schema version {}", env.v)));
+        return Err(StoreError::Corrupt(format!("unknown schema version {}", env.v)));
     }
     Ok(env.value)
 }
 
-fn engine(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Engine(e.to_string())
+fn engine(e: sled::Error) -> StoreError {
+    StoreError::Engine(Box::new(e))
 }
 
 /// The sled-backed [`Store`].
@@ -152,7 +152,7 @@ impl SledStore {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let db = sled::Config::new().path(path).open().map_err(engine)?;
         let flush_db = db.clone();
-        let commit = GroupCommit::start(move || flush_db.flush().map(drop).map_err(|e| e.to_string()));
+        let commit = GroupCommit::start(move || flush_db.flush().map(drop).map_err(std::io::Error::from));
         Ok(Self {
             inbound: db.open_tree("inbound").map_err(engine)?,
             dedupe: db.open_tree("inbound_dedupe").map_err(engine)?,
@@ -169,7 +169,7 @@ impl SledStore {
     }
 
     async fn durable(&self) -> Result<(), StoreError> {
-        self.commit.durable().await.map_err(StoreError::Flush)
+        Ok(self.commit.durable().await?)
     }
 }
 
@@ -286,7 +286,7 @@ impl Store for SledStore {
     async fn update_order(
         &self,
         id: &str,
-        decide: &(dyn for<'o> Fn(&'o Order) -> Result<Effect, Veto> + Send + Sync),
+        decide: &(dyn for<'o> Fn(&'o Order) -> Result<Effect, crate::orchestrator::Refusal> + Send + Sync),
     ) -> Result<Result<Order, UpdateError>, StoreError> {
         let result = (
             &self.orders,
@@ -314,7 +314,7 @@ impl Store for SledStore {
                         )?;
                         Ok(Ok(effect.order))
                     }
-                    Err(veto) => Ok(Err(UpdateError::Vetoed(veto))),
+                    Err(refusal) => Ok(Err(UpdateError::Refused(refusal))),
                 }
             })
             .map_err(tx_error)?;
@@ -446,7 +446,7 @@ impl Store for SledStore {
             let seq = u64::from_be_bytes(
                 k.as_ref()
                     .try_into()
-                    .map_err(|_| StoreError::Decode("inbound key".into()))?,
+                    .map_err(|_| StoreError::Corrupt("an inbound key is not a sequence number".into()))?,
             );
             out.push((seq, decode(&v)?));
         }

@@ -3,9 +3,9 @@
 
 use ondc_gateway::clock::SystemClock;
 use ondc_gateway::config::Settings;
-use ondc_gateway::http::Application;
 use ondc_gateway::protocol::format_timestamp;
 use ondc_gateway::signing::{KeyId, PrivateKey, Signer};
+use ondc_gateway::startup::Application;
 use ondc_gateway::store::Store;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -381,8 +381,8 @@ pub fn cancel(buyer: &str, seller: &str) -> Value {
 
 impl TestApp {
     /// A bearer token for `sub` in `role`.
-    pub fn token(&self, sub: &str, role: ondc_gateway::http::rest::auth::Role) -> String {
-        let keys = ondc_gateway::http::rest::auth::TokenKeys::hs256(TOKEN_SECRET.as_bytes());
+    pub fn token(&self, sub: &str, role: ondc_gateway::tokens::Role) -> String {
+        let keys = ondc_gateway::tokens::TokenKeys::hs256(TOKEN_SECRET.as_bytes());
         keys.mint(sub, role, chrono::Utc::now().timestamp(), 3600)
             .unwrap()
     }
@@ -409,7 +409,7 @@ impl TestApp {
     }
 
     pub fn platform(&self) -> String {
-        self.token("platform-1", ondc_gateway::http::rest::auth::Role::Platform)
+        self.token("platform-1", ondc_gateway::tokens::Role::Platform)
     }
 
     pub async fn register(&self, order: Value) {

@@ -499,7 +499,7 @@ async fn retries_stop_at_the_limit_and_the_message_is_marked_failed() {
         .unwrap();
     let mid = failed["message_id"].as_str().unwrap().to_owned();
     let retry = format!("/api/v1/orders/O1/outbox/{mid}/retry");
-    let customer = app.token("cust-1", ondc_gateway::http::rest::auth::Role::Customer);
+    let customer = app.token("cust-1", ondc_gateway::tokens::Role::Customer);
     assert_eq!(
         app.rest(reqwest::Method::POST, &retry, Some(&customer), None)
             .await

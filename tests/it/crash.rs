@@ -4,8 +4,8 @@
 
 use crate::app::{TOKEN_SECRET, on_cancel};
 use crate::counterpart::Counterpart;
-use ondc_gateway::http::rest::auth::{Role, TokenKeys};
 use ondc_gateway::signing::{KeyId, PrivateKey, Signer};
+use ondc_gateway::tokens::{Role, TokenKeys};
 use serde_json::{Value, json};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;

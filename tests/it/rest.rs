@@ -5,8 +5,8 @@
 
 use crate::app::{GATEWAY, Options, TestApp, order_body, spawn_app_with};
 use crate::counterpart::{Counterpart, tag};
-use ondc_gateway::http::rest::auth::Role;
 use ondc_gateway::signing::PrivateKey;
+use ondc_gateway::tokens::Role;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -448,7 +448,7 @@ async fn every_error_status_says_what_is_wrong() {
         .await
         .unwrap();
     assert_eq!(raw.status().as_u16(), 400);
-    let expired = ondc_gateway::http::rest::auth::TokenKeys::hs256(crate::app::TOKEN_SECRET.as_bytes())
+    let expired = ondc_gateway::tokens::TokenKeys::hs256(crate::app::TOKEN_SECRET.as_bytes())
         .mint("cust-1", Role::Customer, 1_600_000_000, 60)
         .unwrap();
     assert_eq!(

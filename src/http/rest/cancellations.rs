@@ -6,15 +6,13 @@
 //! request's state, the order's status, the escrow, the notifications and the network messages
 //! an acceptance starts are written together, so two racing decisions make exactly one.
 
-use super::auth::{Caller, Role, caller};
+use super::auth::{Caller, caller};
 use super::error::ApiError;
-use super::orders::{parse_body, visible_order};
+use super::extract::{parse_body, visible_order};
 use crate::http::AppState;
-use crate::http::effects::effect;
-use crate::orchestrator::requests::{self, Actor, RequestError};
-use crate::orchestrator::{CancelRequest, Inputs, Money, Order, Party, RequestStatus};
+use crate::orchestrator::{Actor, CancelRequest, Money, Order, Party, RequestStatus, RestAction};
 use crate::protocol::{MessageId, format_timestamp};
-use crate::store::{Effect, UpdateError, Veto};
+use crate::tokens::Role;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -125,10 +123,7 @@ fn view(order: &Order, r: &CancelRequest) -> CancelRequestView {
         created_at: format_timestamp(r.created_at),
         decided_by: r.decided_by.clone(),
         decided_at: r.decided_at.map(format_timestamp),
-        order_status: serde_json::to_value(order.status)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default(),
+        order_status: order.status.as_str().to_owned(),
         escrow: EscrowView {
             currency: e.currency.clone(),
             held: money(&e.currency, e.held),
@@ -146,52 +141,30 @@ fn actor(who: &Caller) -> Actor<'_> {
     }
 }
 
-fn veto(e: RequestError) -> Veto {
-    let code = match e {
-        RequestError::Forbidden(_) => "forbidden",
-        RequestError::NotFound(_) => "not_found",
-        RequestError::Conflict(_) => "conflict",
-        RequestError::Unprocessable(_) => "unprocessable",
-    };
-    Veto {
-        code,
-        message: e.to_string(),
-    }
-}
-
-fn api_error(e: UpdateError, order_id: &str) -> ApiError {
-    match e {
-        UpdateError::NotFound => ApiError::not_found(&format!("no order {order_id}")),
-        UpdateError::Vetoed(Veto { code, message }) => match code {
-            "forbidden" => ApiError::forbidden(&message),
-            "not_found" => ApiError::not_found(&message),
-            "conflict" => ApiError::conflict(&message),
-            _ => ApiError::unprocessable(&message),
-        },
-    }
-}
-
 async fn apply(
     state: &AppState,
     order_id: &str,
-    decide: &(dyn for<'o> Fn(&'o Order) -> Result<Effect, Veto> + Send + Sync),
+    who: &Caller,
+    action: RestAction<'_>,
 ) -> Result<Order, ApiError> {
-    let order = state
-        .store
-        .update_order(order_id, decide)
+    Ok(state
+        .service
+        .act(order_id, actor(who), action)
         .await
-        .map_err(|e| ApiError::internal(&e))?
-        .map_err(|e| api_error(e, order_id))?;
-    state.wake.notify_one();
-    Ok(order)
+        .map_err(|e| ApiError::internal(&e))??)
 }
+
+/// A request the step just wrote is not on the order it returned: a defect, not the caller's fault.
+#[derive(Debug, thiserror::Error)]
+#[error("the request just written is missing from the order")]
+struct RequestVanished;
 
 fn find<'o>(order: &'o Order, request_id: &str) -> Result<&'o CancelRequest, ApiError> {
     order
         .cancel_requests
         .iter()
         .find(|r| r.id == request_id)
-        .ok_or_else(|| ApiError::internal(&"request vanished"))
+        .ok_or_else(|| ApiError::internal(&RequestVanished))
 }
 
 /// Ask to cancel an order (the customer or the provider of the order).
@@ -200,12 +173,12 @@ fn find<'o>(order: &'o Order, request_id: &str) -> Result<&'o CancelRequest, Api
     request_body = CancelBody,
     responses(
         (status = 201, description = "Request created; the order is CANCELLATION_REQUESTED", body = CancelRequestView),
-        (status = 400, description = "Body is not JSON", body = super::openapi::ErrorBody),
-        (status = 401, description = "Missing or invalid token", body = super::openapi::ErrorBody),
-        (status = 403, description = "Not the order's customer or provider", body = super::openapi::ErrorBody),
-        (status = 404, description = "No such order", body = super::openapi::ErrorBody),
-        (status = 409, description = "A request is pending, or the order can no longer be cancelled", body = super::openapi::ErrorBody),
-        (status = 422, description = "Reason code not allowed for the role, unknown fulfillment, bad field", body = super::openapi::ErrorBody),
+        (status = 400, description = "Body is not JSON", body = super::error::ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = super::error::ErrorBody),
+        (status = 403, description = "Not the order's customer or provider", body = super::error::ErrorBody),
+        (status = 404, description = "No such order", body = super::error::ErrorBody),
+        (status = 409, description = "A request is pending, or the order can no longer be cancelled", body = super::error::ErrorBody),
+        (status = 422, description = "Reason code not allowed for the role, unknown fulfillment, bad field", body = super::error::ErrorBody),
     ),
     security(("bearer" = [])))]
 pub async fn request_cancel(
@@ -217,21 +190,13 @@ pub async fn request_cancel(
     let who = caller(&req, &state.tokens)?;
     let body: CancelBody = parse_body(&body)?;
     let request_id = MessageId::generate().to_string();
-    let now = state.clock.now();
-    let order = apply(&state, &path, &|order| {
-        let d = requests::request(
-            order,
-            actor(&who),
-            &body.reason_code,
-            body.fulfillment_id.as_deref(),
-            body.note.as_deref(),
-            &request_id,
-            now,
-        )
-        .map_err(veto)?;
-        Ok(effect(&state, d.order, &d.commands, d.notices, now))
-    })
-    .await?;
+    let action = RestAction::Request {
+        request_id: &request_id,
+        reason_code: &body.reason_code,
+        fulfillment_id: body.fulfillment_id.as_deref(),
+        note: body.note.as_deref(),
+    };
+    let order = apply(&state, &path, &who, action).await?;
     Ok(HttpResponse::Created().json(view(&order, find(&order, &request_id)?)))
 }
 
@@ -240,9 +205,9 @@ pub async fn request_cancel(
     params(("id" = String, Path, description = "Order id")),
     responses(
         (status = 200, description = "The requests, oldest first", body = Vec<CancelRequestView>),
-        (status = 401, description = "Missing or invalid token", body = super::openapi::ErrorBody),
-        (status = 403, description = "Not the order's customer or provider", body = super::openapi::ErrorBody),
-        (status = 404, description = "No such order", body = super::openapi::ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = super::error::ErrorBody),
+        (status = 403, description = "Not the order's customer or provider", body = super::error::ErrorBody),
+        (status = 404, description = "No such order", body = super::error::ErrorBody),
     ),
     security(("bearer" = [])))]
 pub async fn list_requests(
@@ -263,10 +228,10 @@ pub async fn list_requests(
     params(("id" = String, Path, description = "Order id"), ("cancel_id" = String, Path, description = "Request id")),
     responses(
         (status = 200, description = "Accepted", body = CancelRequestView),
-        (status = 401, description = "Missing or invalid token", body = super::openapi::ErrorBody),
-        (status = 403, description = "Not the other party", body = super::openapi::ErrorBody),
-        (status = 404, description = "No such order or request", body = super::openapi::ErrorBody),
-        (status = 409, description = "Already decided, or the order was cancelled meanwhile", body = super::openapi::ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = super::error::ErrorBody),
+        (status = 403, description = "Not the other party", body = super::error::ErrorBody),
+        (status = 404, description = "No such order or request", body = super::error::ErrorBody),
+        (status = 409, description = "Already decided, or the order was cancelled meanwhile", body = super::error::ErrorBody),
     ),
     security(("bearer" = [])))]
 pub async fn accept(
@@ -276,18 +241,10 @@ pub async fn accept(
 ) -> Result<HttpResponse, ApiError> {
     let who = caller(&req, &state.tokens)?;
     let (order_id, request_id) = path.into_inner();
-    let now = state.clock.now();
-    let order = apply(&state, &order_id, &|order| {
-        let mut new_id = MessageId::generate;
-        let mut inputs = Inputs {
-            now,
-            our_id: &state.our_id,
-            new_id: &mut new_id,
-        };
-        let d = requests::accept(order, actor(&who), &request_id, &mut inputs).map_err(veto)?;
-        Ok(effect(&state, d.order, &d.commands, d.notices, now))
-    })
-    .await?;
+    let action = RestAction::Accept {
+        request_id: &request_id,
+    };
+    let order = apply(&state, &order_id, &who, action).await?;
     Ok(HttpResponse::Ok().json(view(&order, find(&order, &request_id)?)))
 }
 
@@ -297,10 +254,10 @@ pub async fn accept(
     params(("id" = String, Path, description = "Order id"), ("cancel_id" = String, Path, description = "Request id")),
     responses(
         (status = 200, description = "Rejected", body = CancelRequestView),
-        (status = 401, description = "Missing or invalid token", body = super::openapi::ErrorBody),
-        (status = 403, description = "Not the other party", body = super::openapi::ErrorBody),
-        (status = 404, description = "No such order or request", body = super::openapi::ErrorBody),
-        (status = 409, description = "Already decided", body = super::openapi::ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = super::error::ErrorBody),
+        (status = 403, description = "Not the other party", body = super::error::ErrorBody),
+        (status = 404, description = "No such order or request", body = super::error::ErrorBody),
+        (status = 409, description = "Already decided", body = super::error::ErrorBody),
     ),
     security(("bearer" = [])))]
 pub async fn reject(
@@ -310,12 +267,10 @@ pub async fn reject(
 ) -> Result<HttpResponse, ApiError> {
     let who = caller(&req, &state.tokens)?;
     let (order_id, request_id) = path.into_inner();
-    let now = state.clock.now();
-    let order = apply(&state, &order_id, &|order| {
-        let d = requests::reject(order, actor(&who), &request_id, now).map_err(veto)?;
-        Ok(effect(&state, d.order, &d.commands, d.notices, now))
-    })
-    .await?;
+    let action = RestAction::Reject {
+        request_id: &request_id,
+    };
+    let order = apply(&state, &order_id, &who, action).await?;
     Ok(HttpResponse::Ok().json(view(&order, find(&order, &request_id)?)))
 }
 
@@ -323,7 +278,7 @@ pub async fn reject(
 #[utoipa::path(get, path = "/api/v1/notifications", tag = "cancellation",
     responses(
         (status = 200, description = "Notifications", body = Vec<NotificationView>),
-        (status = 401, description = "Missing or invalid token", body = super::openapi::ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = super::error::ErrorBody),
     ),
     security(("bearer" = [])))]
 pub async fn notifications(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {

@@ -1,8 +1,27 @@
 //! REST errors: a status and `{"error": {"code": …, "message": …}}`.
 
+use crate::orchestrator::Refusal;
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
+use serde::Serialize;
 use serde_json::json;
+use utoipa::ToSchema;
+
+/// `{"error": {"code": …, "message": …}}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// An error's code and message.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// `bad_request`, `unauthorized`, `forbidden`, `not_found`, `conflict`, `unprocessable`, `internal`.
+    pub code: String,
+    /// What is wrong.
+    pub message: String,
+}
 
 /// A REST error answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,13 +74,25 @@ impl ApiError {
     }
 
     /// 500: our fault; the cause is logged, not returned.
-    pub fn internal(cause: &dyn std::fmt::Display) -> Self {
-        tracing::error!(cause = %cause, "REST internal error");
+    pub fn internal(cause: &dyn std::error::Error) -> Self {
+        tracing::error!(cause = %crate::telemetry::chain(cause), "REST internal error");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
             "internal error; retry",
         )
+    }
+}
+
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> Self {
+        let message = refusal.to_string();
+        match refusal.rest_status() {
+            403 => Self::forbidden(&message),
+            404 => Self::not_found(&message),
+            409 => Self::conflict(&message),
+            _ => Self::unprocessable(&message),
+        }
     }
 }
 

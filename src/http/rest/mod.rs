@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod cancellations;
 pub mod error;
+mod extract;
 pub mod openapi;
 pub mod orders;
 

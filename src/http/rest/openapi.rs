@@ -2,27 +2,11 @@
 //! at `GET /api/v1/openapi.json`. A test walks every documented operation against the running
 //! server, so the document cannot name a route that does not exist.
 
+use super::error::{ErrorBody, ErrorDetail};
 use super::{cancellations, orders};
 use actix_web::HttpResponse;
-use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi, ToSchema};
-
-/// `{"error": {"code": …, "message": …}}`.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ErrorBody {
-    /// The error.
-    pub error: ErrorDetail,
-}
-
-/// An error's code and message.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ErrorDetail {
-    /// `bad_request`, `unauthorized`, `forbidden`, `not_found`, `conflict`, `unprocessable`, `internal`.
-    pub code: String,
-    /// What is wrong.
-    pub message: String,
-}
+use utoipa::{Modify, OpenApi};
 
 struct BearerAuth;
 

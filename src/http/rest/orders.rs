@@ -1,8 +1,9 @@
 //! `POST /api/v1/orders` (platform), `GET /api/v1/orders/{id}`, `GET /api/v1/orders/{id}/timeline`
 //! (platform, or the order's customer or provider).
 
-use super::auth::{Caller, Role, caller};
+use super::auth::caller;
 use super::error::ApiError;
+use super::extract::{parse_body, visible_order};
 use crate::http::AppState;
 use crate::orchestrator::{
     Escrow, Fulfillment, FulfillmentState, LegStatus, LogisticsLeg, Money, Order, OrderState, OrderStatus,
@@ -10,17 +11,10 @@ use crate::orchestrator::{
 };
 use crate::protocol::{DomainFamily, SubscriberId, TransactionId, format_timestamp};
 use crate::store::{Destination, RequeueError, TimelineItem};
+use crate::tokens::Role;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
-
-/// Parses a JSON request body: syntax errors are 400, well-formed but wrong data is 422.
-pub fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| match e.classify() {
-        serde_json::error::Category::Data => ApiError::unprocessable(&e.to_string()),
-        _ => ApiError::bad_request(&format!("body is not valid JSON: {e}")),
-    })
-}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -215,11 +209,11 @@ impl RegisterOrder {
     request_body(content = Object, description = "order_id, customer_id, provider_id, state, escrow {currency, value}, retail {domain, transaction_id, bpp_id, bpp_uri, fulfillments [{id, type, state}]}, optional logistics {domain, order_id, transaction_id, bpp_id, bpp_uri, linked_fulfillment_id}"),
     responses(
         (status = 201, description = "Registered; the order view", body = Object),
-        (status = 400, description = "Body is not JSON", body = super::openapi::ErrorBody),
-        (status = 401, description = "Missing or invalid token", body = super::openapi::ErrorBody),
-        (status = 403, description = "Not the platform", body = super::openapi::ErrorBody),
-        (status = 409, description = "Order id or transaction id already registered", body = super::openapi::ErrorBody),
-        (status = 422, description = "A field is invalid", body = super::openapi::ErrorBody),
+        (status = 400, description = "Body is not JSON", body = super::error::ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = super::error::ErrorBody),
+        (status = 403, description = "Not the platform", body = super::error::ErrorBody),
+        (status = 409, description = "Order id or transaction id already registered", body = super::error::ErrorBody),
+        (status = 422, description = "A field is invalid", body = super::error::ErrorBody),
     ),
     security(("bearer" = [])))]
 pub async fn register(
@@ -233,8 +227,8 @@ pub async fn register(
     }
     let order = parse_body::<RegisterOrder>(&body)?.into_order(state.clock.now())?;
     if !state
-        .store
-        .insert_order(&order)
+        .service
+        .register(&order)
         .await
         .map_err(|e| ApiError::internal(&e))?
     {
@@ -246,34 +240,15 @@ pub async fn register(
     Ok(HttpResponse::Created().json(order_view(&order)))
 }
 
-/// Loads an order the caller may see: the platform sees all, a customer or provider their own.
-pub fn visible_order(state: &AppState, who: &Caller, id: &str) -> Result<Order, ApiError> {
-    let order = state
-        .store
-        .order(id)
-        .map_err(|e| ApiError::internal(&e))?
-        .ok_or_else(|| ApiError::not_found(&format!("no order {id}")))?;
-    let allowed = match who.role {
-        Role::Platform => true,
-        Role::Customer => order.customer_id == who.id,
-        Role::Provider => order.provider_id == who.id,
-    };
-    if allowed {
-        Ok(order)
-    } else {
-        Err(ApiError::forbidden(&format!("order {id} is not yours")))
-    }
-}
-
 /// The order as the gateway knows it: state and status, both legs, fulfillments (forward and
 /// RTO), the cancellation, charges and escrow.
 #[utoipa::path(get, path = "/api/v1/orders/{id}", tag = "orders",
     params(("id" = String, Path, description = "Order id")),
     responses(
         (status = 200, description = "The order view", body = Object),
-        (status = 401, description = "Missing or invalid token", body = super::openapi::ErrorBody),
-        (status = 403, description = "Not the platform, nor the order's customer or provider", body = super::openapi::ErrorBody),
-        (status = 404, description = "No such order", body = super::openapi::ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = super::error::ErrorBody),
+        (status = 403, description = "Not the platform, nor the order's customer or provider", body = super::error::ErrorBody),
+        (status = 404, description = "No such order", body = super::error::ErrorBody),
     ),
     security(("bearer" = [])))]
 pub async fn show(
@@ -292,9 +267,9 @@ pub async fn show(
     params(("id" = String, Path, description = "Order id")),
     responses(
         (status = 200, description = "The timeline", body = Object),
-        (status = 401, description = "Missing or invalid token", body = super::openapi::ErrorBody),
-        (status = 403, description = "Not the platform, nor the order's customer or provider", body = super::openapi::ErrorBody),
-        (status = 404, description = "No such order", body = super::openapi::ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = super::error::ErrorBody),
+        (status = 403, description = "Not the platform, nor the order's customer or provider", body = super::error::ErrorBody),
+        (status = 404, description = "No such order", body = super::error::ErrorBody),
     ),
     security(("bearer" = [])))]
 pub async fn timeline(
@@ -344,7 +319,8 @@ fn timeline_line(item: &TimelineItem) -> Value {
             "attempts": entry.attempts,
             "last_error": entry.last_error,
             "delivered_at": entry.delivered_at.map(format_timestamp),
-            "body": serde_json::from_str::<Value>(&entry.body).unwrap_or(Value::Null),
+            // Our own JSON, so it parses; shown as an object rather than a string.
+            "body": serde_json::from_slice::<Value>(entry.body.as_bytes()).unwrap_or(Value::Null),
         }),
     }
 }
@@ -419,10 +395,10 @@ pub fn order_view(o: &Order) -> Value {
     params(("id" = String, Path, description = "Order id"), ("message_id" = String, Path, description = "The failed message")),
     responses(
         (status = 200, description = "Queued again; the timeline line", body = Object),
-        (status = 401, description = "Missing or invalid token", body = super::openapi::ErrorBody),
-        (status = 403, description = "Not the platform", body = super::openapi::ErrorBody),
-        (status = 404, description = "No such message for this order", body = super::openapi::ErrorBody),
-        (status = 409, description = "The message has not failed", body = super::openapi::ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = super::error::ErrorBody),
+        (status = 403, description = "Not the platform", body = super::error::ErrorBody),
+        (status = 404, description = "No such message for this order", body = super::error::ErrorBody),
+        (status = 409, description = "The message has not failed", body = super::error::ErrorBody),
     ),
     security(("bearer" = [])))]
 pub async fn retry(
@@ -436,17 +412,14 @@ pub async fn retry(
     }
     let (order_id, message_id) = path.into_inner();
     match state
-        .store
-        .requeue_failed(&order_id, &message_id)
+        .service
+        .requeue(&order_id, &message_id)
         .await
         .map_err(|e| ApiError::internal(&e))?
     {
-        Ok(entry) => {
-            state.wake.notify_one();
-            Ok(HttpResponse::Ok().json(timeline_line(&TimelineItem::Out {
-                entry: Box::new(entry),
-            })))
-        }
+        Ok(entry) => Ok(HttpResponse::Ok().json(timeline_line(&TimelineItem::Out {
+            entry: Box::new(entry),
+        }))),
         Err(RequeueError::NotFound) => Err(ApiError::not_found(&format!(
             "no message {message_id} for order {order_id}"
         ))),

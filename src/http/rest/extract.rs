@@ -1,0 +1,34 @@
+//! What the REST handlers share: reading a JSON body, and loading an order the caller may see.
+
+use super::auth::Caller;
+use super::error::ApiError;
+use crate::http::AppState;
+use crate::orchestrator::Order;
+use crate::tokens::Role;
+
+/// Parses a JSON request body: syntax errors are 400, well-formed but wrong data is 422.
+pub fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => ApiError::unprocessable(&e.to_string()),
+        _ => ApiError::bad_request(&format!("body is not valid JSON: {e}")),
+    })
+}
+
+/// Loads an order the caller may see: the platform sees all, a customer or provider their own.
+pub fn visible_order(state: &AppState, who: &Caller, id: &str) -> Result<Order, ApiError> {
+    let order = state
+        .store
+        .order(id)
+        .map_err(|e| ApiError::internal(&e))?
+        .ok_or_else(|| ApiError::not_found(&format!("no order {id}")))?;
+    let allowed = match who.role {
+        Role::Platform => true,
+        Role::Customer => order.customer_id == who.id,
+        Role::Provider => order.provider_id == who.id,
+    };
+    if allowed {
+        Ok(order)
+    } else {
+        Err(ApiError::forbidden(&format!("order {id} is not yours")))
+    }
+}

@@ -1,0 +1,346 @@
+//! The decision step: every rule of a cancellation in one pure function.
+//!
+//! [`step`] takes the order (if the message belongs to one), an [`Input`] — a verified network
+//! message, or a REST action by a customer or provider — and returns the [`Step`]: the order as
+//! it becomes, the messages to send and the notices to raise; or a [`Refusal`], which the network
+//! door turns into a NACK and the REST door into an HTTP error. A REST accept and a network
+//! `/cancel` both become the same [`Event::Cancel`] and go through the one match of
+//! [`transition`].
+//!
+//! After any change, [`consequences`] derives in one place what follows from the old and the
+//! new order: the REST status, the escrow settlement, requests overtaken by the network, and the
+//! notices to the customer and the provider.
+
+use super::events::EventError;
+use super::machine::{Inputs, Outcome, transition};
+use super::model::{Command, Event, Money, Order, OrderStatus, RequestStatus};
+use super::reasons::{self, Party};
+use super::refusal::Refusal;
+use super::requests::{self, Actor, RestAction};
+use super::states::OrderState;
+use crate::protocol::{Action, Context, DomainFamily, excerpt};
+use serde::Serialize;
+
+/// What happened, for a user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoticeKind {
+    /// Someone asked to cancel.
+    CancellationRequested,
+    /// The other party accepted.
+    CancellationAccepted,
+    /// The other party rejected.
+    CancellationRejected,
+    /// The seller, the LSP or the buyer app cancelled on the network.
+    OrderCancelled,
+    /// The cancellation finished on the network.
+    CancellationCompleted,
+}
+
+impl NoticeKind {
+    /// The name users and webhooks see.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CancellationRequested => "cancellation_requested",
+            Self::CancellationAccepted => "cancellation_accepted",
+            Self::CancellationRejected => "cancellation_rejected",
+            Self::OrderCancelled => "order_cancelled",
+            Self::CancellationCompleted => "cancellation_completed",
+        }
+    }
+}
+
+/// A notification to one user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    /// The user.
+    pub user_id: String,
+    /// What happened.
+    pub kind: NoticeKind,
+    /// The request concerned, if any.
+    pub request_id: Option<String>,
+    /// A sentence for a person.
+    pub message: String,
+}
+
+/// A verified, schema-valid Beckn message, read as far as the step needs.
+#[derive(Debug, Clone, Copy)]
+pub struct Network<'a> {
+    /// Its checked context; `context.sender()` is the verified signer.
+    pub context: &'a Context,
+    /// The order id the message names (retail or logistics), if any.
+    pub order_ref: Option<&'a str>,
+    /// The message read as an event, or why it cannot be.
+    pub event: &'a Result<Event, EventError>,
+}
+
+/// What the step decides about.
+#[derive(Debug, Clone, Copy)]
+pub enum Input<'a> {
+    /// A network message.
+    Network(Network<'a>),
+    /// A REST action by a customer or a provider.
+    Rest {
+        /// Who, as the token says.
+        actor: Actor<'a>,
+        /// What.
+        action: RestAction<'a>,
+    },
+}
+
+/// What the step decided.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Step {
+    /// The order after the step; `None` when nothing changed (a message for an untracked
+    /// transaction, a late callback absorbed, a buyer-app `/update` kept for audit).
+    pub order: Option<Order>,
+    /// Messages to send, in order.
+    pub commands: Vec<Command>,
+    /// Notifications to raise, in order.
+    pub notices: Vec<Notice>,
+}
+
+/// Decides `input` against `order`. Pure: reads nothing but its arguments (fresh message ids
+/// come from `inputs`), so the store may run it again on a write conflict.
+pub fn step(order: Option<&Order>, input: &Input<'_>, inputs: &mut Inputs<'_>) -> Result<Step, Refusal> {
+    let (old, outcome) = match (input, order) {
+        // Messages for transactions the gateway does not track are kept for audit and ACKed.
+        (Input::Network(_), None) => return Ok(Step::default()),
+        (Input::Rest { .. }, None) => return Err(Refusal::NotFound("no such order".into())),
+        (Input::Network(message), Some(order)) => (order, network(order, message, inputs)?),
+        (Input::Rest { actor, action }, Some(order)) => {
+            (order, requests::decide(order, *actor, action, inputs)?)
+        }
+    };
+    let (mut next, commands) = match outcome {
+        Outcome::Absorbed => return Ok(Step::default()),
+        Outcome::Applied { order, commands } => (*order, commands),
+    };
+    let notices = consequences(old, &mut next);
+    next.updated_at = inputs.now;
+    Ok(Step {
+        order: Some(next),
+        commands,
+        notices,
+    })
+}
+
+/// The network rules: who may speak about the order, what it must name, and then the state
+/// machine.
+fn network(order: &Order, message: &Network<'_>, inputs: &mut Inputs<'_>) -> Result<Outcome, Refusal> {
+    let context = message.context;
+    // The buyer app's /update is kept for audit; the gateway relays fulfillment state itself.
+    if context.action == Action::Update {
+        return Ok(Outcome::Absorbed);
+    }
+    // Only this order's seller (retail) or LSP (logistics) may speak about it on its leg.
+    let counterpart = match (context.family, &order.logistics) {
+        (DomainFamily::Logistics, Some(leg)) => Some(&leg.bpp_id),
+        (DomainFamily::Logistics, None) => None,
+        (DomainFamily::Retail, _) => Some(&order.retail.bpp_id),
+    };
+    if context.action.is_callback() && counterpart != Some(context.sender()) {
+        return Err(Refusal::NotCounterpart(format!(
+            "{} is not the counterpart of order {} on this leg",
+            context.sender(),
+            order.id
+        )));
+    }
+    if context.action == Action::Cancel {
+        if context.bpp_id != order.retail.bpp_id {
+            return Err(Refusal::WrongContext {
+                path: "$.context.bpp_id",
+                message: format!("bpp_id must be the order's seller, {}", order.retail.bpp_id),
+            });
+        }
+        if let Ok(Event::Cancel { reason, .. }) = message.event
+            && !reasons::retail_allowed_for(reason, Party::Buyer)
+        {
+            return Err(Refusal::InvalidReason {
+                path: Some("$.message.cancellation_reason_id"),
+                message: format!("cancellation reason {:?} is not a buyer reason", excerpt(reason)),
+            });
+        }
+    }
+    let expected_order = match (context.family, &order.logistics) {
+        (DomainFamily::Logistics, Some(leg)) => leg.order_id.as_str(),
+        (DomainFamily::Retail, _) | (DomainFamily::Logistics, None) => order.id.as_str(),
+    };
+    if let Some(named) = message.order_ref
+        && named != expected_order
+    {
+        return Err(Refusal::WrongOrder {
+            path: if context.action == Action::Cancel {
+                "$.message.order_id"
+            } else {
+                "$.message.order.id"
+            },
+            message: format!(
+                "order {named} is not the order of transaction {}",
+                context.transaction_id
+            ),
+        });
+    }
+    let event = message.event.as_ref().map_err(|e| Refusal::Unreadable {
+        path: e.path.clone(),
+        message: e.message.clone(),
+    })?;
+    transition(order, event, inputs)
+}
+
+/// The order's lifecycle as the REST API shows it, derived from the order alone: cancelled as
+/// soon as a cancellation is decided (the legs may still be winding down), requested while a
+/// request is pending.
+pub fn status_of(order: &Order) -> OrderStatus {
+    match order.state {
+        OrderState::Cancelled => OrderStatus::Cancelled,
+        OrderState::Completed => OrderStatus::Completed,
+        OrderState::Created | OrderState::Accepted | OrderState::InProgress => {
+            if order.cancellation.is_some() {
+                OrderStatus::Cancelled
+            } else if order
+                .cancel_requests
+                .iter()
+                .any(|r| r.status == RequestStatus::Pending)
+            {
+                OrderStatus::CancellationRequested
+            } else {
+                OrderStatus::Active
+            }
+        }
+    }
+}
+
+/// What follows from `old` becoming `new`, whatever caused it: the status, requests overtaken
+/// by a network cancellation, the escrow (returned once, when the order is cancelled), and the
+/// notices. The only place any of these is set.
+fn consequences(old: &Order, new: &mut Order) -> Vec<Notice> {
+    let mut notices = Vec::new();
+    let accepted_request = new
+        .cancel_requests
+        .iter()
+        .any(|r| r.status == RequestStatus::Accepted);
+    let cancelled_now = status_of(new) == OrderStatus::Cancelled && old.status != OrderStatus::Cancelled;
+    let by_network = cancelled_now && !accepted_request;
+    let who = new
+        .cancellation
+        .as_ref()
+        .map_or("the network".to_owned(), |c| c.initiated_by.clone());
+    if by_network {
+        // A pending request is overtaken by the network's cancellation.
+        for r in new
+            .cancel_requests
+            .iter_mut()
+            .filter(|r| r.status == RequestStatus::Pending)
+        {
+            r.status = RequestStatus::Rejected;
+            r.decided_by = Some(who.clone());
+        }
+    }
+    new.status = status_of(new);
+    if new.status == OrderStatus::Cancelled {
+        settle_escrow(new);
+    }
+
+    for r in &new.cancel_requests {
+        let before = old
+            .cancel_requests
+            .iter()
+            .find(|o| o.id == r.id)
+            .map(|o| o.status);
+        let other = match r.requested_by {
+            Party::Buyer => new.provider_id.clone(),
+            Party::Seller | Party::Lsp => new.customer_id.clone(),
+        };
+        let notice = match (before, r.status) {
+            (None, RequestStatus::Pending) => Notice {
+                user_id: other,
+                kind: NoticeKind::CancellationRequested,
+                request_id: Some(r.id.clone()),
+                message: format!(
+                    "{} asked to cancel order {} (reason {})",
+                    r.requester_id, new.id, r.reason_code
+                ),
+            },
+            (Some(RequestStatus::Pending), RequestStatus::Accepted) => {
+                let refund = Money {
+                    currency: new.escrow.currency.clone(),
+                    minor: new.escrow.refunded,
+                };
+                Notice {
+                    user_id: r.requester_id.clone(),
+                    kind: NoticeKind::CancellationAccepted,
+                    request_id: Some(r.id.clone()),
+                    message: format!(
+                        "your request to cancel order {} was accepted; {} {} refunded",
+                        new.id,
+                        refund.value(),
+                        refund.currency
+                    ),
+                }
+            }
+            // Overtaken by the network: the cancellation notice below says what happened.
+            (Some(RequestStatus::Pending), RequestStatus::Rejected) if by_network => continue,
+            (Some(RequestStatus::Pending), RequestStatus::Rejected) => Notice {
+                user_id: r.requester_id.clone(),
+                kind: NoticeKind::CancellationRejected,
+                request_id: Some(r.id.clone()),
+                message: format!("your request to cancel order {} was rejected", new.id),
+            },
+            _ => continue,
+        };
+        notices.push(notice);
+    }
+
+    if by_network {
+        for user in [&new.customer_id, &new.provider_id] {
+            notices.push(Notice {
+                user_id: user.clone(),
+                kind: NoticeKind::OrderCancelled,
+                request_id: None,
+                message: format!("order {} was cancelled by {who}", new.id),
+            });
+        }
+    }
+    if old.state != OrderState::Cancelled && new.state == OrderState::Cancelled {
+        let mut users: Vec<String> = new
+            .cancel_requests
+            .iter()
+            .filter(|r| r.status == RequestStatus::Accepted)
+            .map(|r| r.requester_id.clone())
+            .collect();
+        if users.is_empty() {
+            users = vec![new.customer_id.clone(), new.provider_id.clone()];
+        }
+        for user in users {
+            notices.push(Notice {
+                user_id: user,
+                kind: NoticeKind::CancellationCompleted,
+                request_id: None,
+                message: format!("the cancellation of order {} is complete", new.id),
+            });
+        }
+    }
+    notices
+}
+
+/// Returns the escrow once: the held amount less what the customer owes. The customer owes the
+/// LSP's charges known so far when the cancellation's reason is attributed to the buyer side;
+/// otherwise nothing. Does nothing if the escrow was already settled.
+fn settle_escrow(order: &mut Order) {
+    let Some(c) = &order.cancellation else { return };
+    let e = &mut order.escrow;
+    if e.refunded != 0 || e.charged != 0 {
+        return;
+    }
+    let owed = match reasons::cost_to(&c.reason_code, c.initiator) {
+        Some(Party::Buyer) => order
+            .logistics
+            .as_ref()
+            .and_then(|l| l.charges.as_ref())
+            .map_or(0, |m| m.minor),
+        Some(Party::Seller | Party::Lsp) | None => 0,
+    };
+    e.charged = owed.min(e.held);
+    e.refunded = e.held - e.charged;
+}

@@ -1,0 +1,203 @@
+//! The thin service between the doors (Beckn endpoints, REST, replay, tests) and the core: it
+//! runs [`orchestrator::step`] inside the store's atomic step and turns what the step decided
+//! into what the store writes — the order, outbox entries for its commands, notifications for
+//! its notices — and wakes the outbox worker. It decides nothing itself.
+
+mod effects;
+
+use crate::clock::Clock;
+use crate::orchestrator::{
+    self, Actor, Identity, Input, Inputs, Network, Order, Refusal, RestAction, order_id_of, read_event,
+};
+use crate::protocol::{ACK_TEXT, Context, MessageId, NackError, nack_body};
+use crate::store::{
+    Accepted, Decision, Effect, InboundRecord, OutboxEntry, RequeueError, Store, StoreError, StoredAnswer,
+    UpdateError,
+};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+/// What the doors share to change orders.
+pub struct Service {
+    store: Arc<dyn Store>,
+    identity: Identity,
+    webhook_url: Option<String>,
+    clock: Arc<dyn Clock>,
+    wake: Arc<Notify>,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service")
+            .field("identity", &self.identity.subscriber_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The answer to a network message the step refused: a NACK with the refusal's ONDC code.
+pub fn nack_for(refusal: &Refusal) -> StoredAnswer {
+    StoredAnswer {
+        status: refusal.network_status(),
+        body: nack_body(&NackError {
+            kind: refusal.error_type(),
+            code: refusal.code(),
+            message: refusal.to_string(),
+            path: refusal.path(),
+        }),
+    }
+}
+
+/// The ACK.
+pub fn ack() -> StoredAnswer {
+    StoredAnswer {
+        status: 200,
+        body: ACK_TEXT.to_owned(),
+    }
+}
+
+impl Service {
+    /// A service over `store`, building messages as `identity`; `wake` is the outbox worker's.
+    pub fn new(
+        store: Arc<dyn Store>,
+        identity: Identity,
+        webhook_url: Option<String>,
+        clock: Arc<dyn Clock>,
+        wake: Arc<Notify>,
+    ) -> Self {
+        Self {
+            store,
+            identity,
+            webhook_url,
+            clock,
+            wake,
+        }
+    }
+
+    /// The store, for reads.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Who we are on the network.
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    fn effect(
+        &self,
+        step: orchestrator::Step,
+        unchanged: Option<&Order>,
+        now: DateTime<Utc>,
+    ) -> Option<Effect> {
+        let order = step.order.or_else(|| {
+            // A step that changed nothing but still has something to say is written against the
+            // order as it was.
+            (!step.commands.is_empty() || !step.notices.is_empty())
+                .then(|| unchanged.cloned())
+                .flatten()
+        })?;
+        Some(effects::effect(
+            &self.identity,
+            self.webhook_url.as_deref(),
+            order,
+            &step.commands,
+            step.notices,
+            now,
+        ))
+    }
+
+    /// Stores a verified, valid network message and what it does to its order, in one atomic
+    /// step; durable when it returns. `record.answer` is replaced by the step's answer: ACK, or
+    /// the refusal's NACK. A duplicate gets the first answer and changes nothing.
+    pub async fn receive(
+        &self,
+        record: InboundRecord,
+        context: &Context,
+        body: &Value,
+    ) -> Result<Accepted, StoreError> {
+        let event = read_event(context, body);
+        let order_ref = order_id_of(context, body);
+        let now = self.clock.now();
+        let decide = |order: Option<&Order>| {
+            let input = Input::Network(Network {
+                context,
+                order_ref: order_ref.as_deref(),
+                event: &event,
+            });
+            let mut new_id = MessageId::generate;
+            let mut inputs = Inputs {
+                now,
+                our_id: &self.identity.subscriber_id,
+                new_id: &mut new_id,
+            };
+            match orchestrator::step(order, &input, &mut inputs) {
+                Ok(step) => Decision {
+                    answer: ack(),
+                    effect: self.effect(step, order, now),
+                },
+                Err(refusal) => Decision {
+                    answer: nack_for(&refusal),
+                    effect: None,
+                },
+            }
+        };
+        let accepted = self.store.accept_inbound(record, &decide).await?;
+        if matches!(accepted, Accepted::New { .. }) {
+            // Whatever the step enqueued goes out now rather than at the worker's next poll.
+            self.wake.notify_one();
+        }
+        Ok(accepted)
+    }
+
+    /// Runs a REST action on order `order_id` in one atomic step; durable when it returns.
+    pub async fn act(
+        &self,
+        order_id: &str,
+        actor: Actor<'_>,
+        action: RestAction<'_>,
+    ) -> Result<Result<Order, Refusal>, StoreError> {
+        let now = self.clock.now();
+        let decide = |order: &Order| -> Result<Effect, Refusal> {
+            let mut new_id = MessageId::generate;
+            let mut inputs = Inputs {
+                now,
+                our_id: &self.identity.subscriber_id,
+                new_id: &mut new_id,
+            };
+            let step = orchestrator::step(Some(order), &Input::Rest { actor, action }, &mut inputs)?;
+            Ok(self.effect(step, Some(order), now).unwrap_or_else(|| Effect {
+                order: order.clone(),
+                outbox: vec![],
+                notifications: vec![],
+            }))
+        };
+        match self.store.update_order(order_id, &decide).await? {
+            Ok(order) => {
+                self.wake.notify_one();
+                Ok(Ok(order))
+            }
+            Err(UpdateError::NotFound) => Ok(Err(Refusal::NotFound(format!("no order {order_id}")))),
+            Err(UpdateError::Refused(refusal)) => Ok(Err(refusal)),
+        }
+    }
+
+    /// Registers an order; `false` if its id or one of its transaction ids is taken.
+    pub async fn register(&self, order: &Order) -> Result<bool, StoreError> {
+        self.store.insert_order(order).await
+    }
+
+    /// Puts a failed message back in the queue, same message_id and bytes.
+    pub async fn requeue(
+        &self,
+        order_id: &str,
+        message_id: &str,
+    ) -> Result<Result<OutboxEntry, RequeueError>, StoreError> {
+        let result = self.store.requeue_failed(order_id, message_id).await?;
+        if result.is_ok() {
+            self.wake.notify_one();
+        }
+        Ok(result)
+    }
+}

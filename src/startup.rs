@@ -1,0 +1,162 @@
+//! Start-up: opens the store, loads the registry and the schemas, builds the service, the HTTP
+//! server and the outbox worker from the settings, and runs them together.
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::http::{AppState, ServerLimits};
+use crate::orchestrator::Identity;
+use crate::outbound::{OutboundClient, OutboxWorker, RetryPolicy};
+use crate::protocol::{SchemaError, Schemas};
+use crate::registry::{Registry, RegistryError};
+use crate::service::Service;
+use crate::store::{SledStore, Store, StoreError};
+use crate::telemetry::Metrics;
+use crate::tokens::TokenKeys;
+use actix_web::dev::Server;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The store could not be opened.
+    #[error("store at {path}")]
+    Store {
+        /// Where.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: StoreError,
+    },
+    /// The registry could not be loaded.
+    #[error("registry")]
+    Registry(#[from] RegistryError),
+    /// The compiled-in schemas do not compile (a build defect).
+    #[error("message schemas")]
+    Schemas(#[from] SchemaError),
+    /// The metrics registry refused a metric (a build defect).
+    #[error("metrics")]
+    Metrics(#[from] prometheus::Error),
+    /// The outbound HTTP client could not be built.
+    #[error("outbound HTTP client")]
+    Client(#[from] reqwest::Error),
+    /// The listener could not be bound or served.
+    #[error("cannot listen on {address}")]
+    Listen {
+        /// The address.
+        address: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A built, bound, not yet running gateway.
+pub struct Application {
+    port: u16,
+    server: Server,
+    store: Arc<dyn Store>,
+    worker: OutboxWorker,
+}
+
+impl Application {
+    /// Opens the store, loads the registry and schemas, and binds the listener.
+    pub fn build(settings: &Settings, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
+        let store: Arc<dyn Store> =
+            Arc::new(
+                SledStore::open(&settings.store.path).map_err(|source| StartError::Store {
+                    path: settings.store.path.clone(),
+                    source,
+                })?,
+            );
+        let registry = Arc::new(Registry::new(&settings.registry, store.clone(), clock.clone())?);
+        let metrics = Arc::new(Metrics::new()?);
+        let wake = Arc::new(Notify::new());
+        let identity = Identity {
+            subscriber_id: settings.subscriber_id.clone(),
+            subscriber_url: settings.subscriber_url.clone(),
+        };
+        let service = Arc::new(Service::new(
+            store.clone(),
+            identity,
+            settings.rest.webhook_url.clone(),
+            clock.clone(),
+            wake.clone(),
+        ));
+        let client = OutboundClient::new(
+            settings.signer(),
+            settings.signing.ttl_secs,
+            Duration::from_millis(settings.outbox.request_timeout_ms),
+            clock.clone(),
+        )?;
+        let worker = OutboxWorker::new(
+            store.clone(),
+            client,
+            registry.clone(),
+            clock.clone(),
+            RetryPolicy::from(&settings.outbox),
+            wake,
+            metrics.clone(),
+            settings.rest.webhook_url.clone(),
+        );
+        let state = AppState {
+            our_id: settings.subscriber_id.clone(),
+            registry,
+            service,
+            store: store.clone(),
+            schemas: Arc::new(Schemas::compile()?),
+            clock,
+            policy: settings.validity_policy(),
+            core_versions: settings.protocol.core_versions.clone(),
+            max_body: settings.server.max_body_bytes,
+            body_timeout: settings.server.body_timeout(),
+            metrics,
+            tokens: TokenKeys::hs256(settings.rest.token_secret.as_bytes()),
+        };
+        let listen_error = |source| StartError::Listen {
+            address: settings.server.bind.to_string(),
+            source,
+        };
+        let listener = TcpListener::bind(settings.server.bind).map_err(listen_error)?;
+        let port = listener.local_addr().map_err(listen_error)?.port();
+        let limits = ServerLimits {
+            workers: settings.server.workers,
+            client_request_timeout: Duration::from_millis(settings.server.client_request_timeout_ms),
+        };
+        let server = crate::http::server(listener, state, limits).map_err(listen_error)?;
+        Ok(Self {
+            port,
+            server,
+            store,
+            worker,
+        })
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The store, for tests and tools running beside the server.
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.store.clone()
+    }
+
+    /// A handle to stop the server.
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves, and delivers the outbox, until stopped (SIGINT/SIGTERM or the handle).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let worker = tokio::spawn(self.worker.run());
+        let result = self.server.await;
+        worker.abort();
+        // Wait for the worker to be gone, so the store it holds is released with the server.
+        let _ = worker.await;
+        result
+    }
+}
