@@ -230,7 +230,8 @@ impl Settings {
     fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
         let settings: Self = figment.extract().map_err(|e| {
             // figment names the key path of the offending value; keep only the first error.
-            ConfigError(e.into_iter().next().map(|e| e.to_string()).unwrap_or_default())
+            let first = e.into_iter().next().map(|e| e.to_string());
+            ConfigError(first.unwrap_or_else(|| "the settings do not parse".to_owned()))
         })?;
         settings.check()?;
         Ok(settings)

@@ -1,6 +1,6 @@
 //! Logs (tracing) and metrics (Prometheus text at `GET /metrics`).
 
-use prometheus::{Encoder as _, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
+use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
 
 /// Installs the global tracing subscriber: `RUST_LOG`-style filtering (default `info`), JSON
 /// lines when `ONDC_LOG_FORMAT=json` (not `ONDC_GW_*`: that prefix is reserved for settings, where
@@ -84,10 +84,8 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition.
-    pub fn render(&self) -> String {
-        let mut out = Vec::new();
-        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
-        String::from_utf8(out).unwrap_or_default()
+    pub fn render(&self) -> Result<String, prometheus::Error> {
+        TextEncoder::new().encode_to_string(&self.registry.gather())
     }
 }
 

@@ -10,9 +10,16 @@ pub async fn healthz() -> HttpResponse {
 
 /// `GET /metrics`.
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4")
-        .body(state.metrics.render())
+    match state.metrics.render() {
+        Ok(text) => HttpResponse::Ok()
+            .content_type("text/plain; version=0.0.4")
+            .body(text),
+        Err(e) => {
+            tracing::error!(error = %crate::telemetry::chain(&e), "cannot render metrics");
+            HttpResponse::InternalServerError()
+                .json(serde_json::json!({"error": {"code": "internal", "message": "internal error; retry"}}))
+        }
+    }
 }
 
 /// Any other path or method: a JSON 404.

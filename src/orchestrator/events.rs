@@ -4,7 +4,7 @@
 //! reason may sit in `cancellation.reason.id`, in a `cancel_request` tag or in an `rto_event` tag,
 //! and `cancel_request` may be on the fulfillment or on its state.
 
-use super::model::{Callback, Event, FulfillmentReport, Money};
+use super::model::{Callback, ChargeLine, Event, FulfillmentReport, Leg, Money};
 use super::reasons::Party;
 use super::states::{FulfillmentState, OrderState};
 use crate::protocol::{Action, Context, DomainFamily, parse_timestamp};
@@ -23,6 +23,26 @@ pub struct EventError {
 /// Reads `body` (already schema-valid) as an event for the order its context names.
 pub fn read_event(context: &Context, body: &Value) -> Result<Event, EventError> {
     let message = &body["message"];
+    if let Some(error) = body.get("error").filter(|e| !e.is_null())
+        && matches!(context.action, Action::OnCancel | Action::OnUpdate)
+    {
+        // A callback that carries an error is a refusal, whatever else it says.
+        let code = text(&error["code"]).ok_or_else(|| EventError {
+            path: "$.error.code".into(),
+            message: "an error must carry its ONDC code".into(),
+        })?;
+        return Ok(Event::CallbackError {
+            leg: match context.family {
+                DomainFamily::Retail => Leg::Retail,
+                DomainFamily::Logistics => Leg::Logistics,
+            },
+            action: context.action.as_str(),
+            message_id: context.message_id.clone(),
+            code,
+            message: text(&error["message"]).unwrap_or_else(|| "(no message)".into()),
+            at: context.timestamp,
+        });
+    }
     match (context.action, context.family) {
         (Action::Cancel, _) => Ok(Event::Cancel {
             by: Party::Buyer,
@@ -88,14 +108,27 @@ fn callback(context: &Context, message: &Value) -> Result<Callback, EventError> 
             path: format!("$.message.order.fulfillments[{i}].state.descriptor.code"),
             message: e.to_string(),
         })?;
+        // When the state was reached: the state's own time, else for an end state the end time;
+        // never the pickup (start) time. Absent, the message's time stands in.
+        let reached_end = matches!(
+            state,
+            FulfillmentState::RtoDelivered | FulfillmentState::RtoDisposed | FulfillmentState::OrderDelivered
+        );
         let at = text(&f["state"]["updated_at"])
-            .or_else(|| text(&f["end"]["time"]["timestamp"]))
-            .or_else(|| text(&f["start"]["time"]["timestamp"]))
+            .or_else(|| {
+                reached_end
+                    .then(|| text(&f["end"]["time"]["timestamp"]))
+                    .flatten()
+            })
             .and_then(|t| {
                 parse_timestamp(&t)
                     .or_else(|| chrono::DateTime::parse_from_rfc3339(&t).ok().map(|d| d.to_utc()))
             });
+        let mut rto_id = None;
         for tags in [&f["tags"], &f["state"]["tags"]] {
+            rto_id = rto_id
+                .or_else(|| tag(tags, "cancel_request", "rto_id"))
+                .or_else(|| tag(tags, "rto_event", "rto_id"));
             reason = reason
                 .or_else(|| tag(tags, "cancel_request", "reason_id"))
                 .or_else(|| tag(tags, "rto_event", "cancellation_reason_id"));
@@ -103,16 +136,51 @@ fn callback(context: &Context, message: &Value) -> Result<Callback, EventError> 
                 .or_else(|| tag(tags, "cancel_request", "initiated_by"))
                 .or_else(|| tag(tags, "rto_event", "cancelled_by"));
         }
+        let id = text(&f["id"]).ok_or_else(|| EventError {
+            path: format!("$.message.order.fulfillments[{i}].id"),
+            message: "a fulfillment with a state must have an id".into(),
+        })?;
         fulfillments.push(FulfillmentReport {
-            id: text(&f["id"]).unwrap_or_default(),
+            id,
             kind: text(&f["type"]),
             state,
             at,
+            rto_id,
         });
     }
     let quote = text(&order["quote"]["price"]["currency"])
         .zip(text(&order["quote"]["price"]["value"]))
         .and_then(|(c, v)| Money::parse(&c, &v));
+    let mut quote_lines = Vec::new();
+    for (i, line) in order["quote"]["breakup"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let Some(kind) = text(&line["@ondc/org/title_type"]) else {
+            continue;
+        };
+        let amount = text(&line["price"]["currency"])
+            .zip(text(&line["price"]["value"]))
+            .and_then(|(c, v)| Money::parse(&c, &v));
+        let amount = match amount {
+            Some(a) => a,
+            // Lines the gateway does not charge for (discounts are negative) are left alone.
+            None if !matches!(kind.as_str(), "delivery" | "rto" | "tax") => continue,
+            None => {
+                return Err(EventError {
+                    path: format!("$.message.order.quote.breakup[{i}].price"),
+                    message: format!("a {kind} line needs a currency and a non-negative decimal value"),
+                });
+            }
+        };
+        quote_lines.push(ChargeLine {
+            kind,
+            item_id: text(&line["@ondc/org/item_id"]),
+            amount,
+        });
+    }
     Ok(Callback {
         message_id: context.message_id.clone(),
         order_state,
@@ -120,6 +188,7 @@ fn callback(context: &Context, message: &Value) -> Result<Callback, EventError> 
         cancelled_by,
         reason,
         quote,
+        quote_lines,
         at: context.timestamp,
     })
 }

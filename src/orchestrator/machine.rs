@@ -10,9 +10,10 @@
 //! (and any charges it owes) with `/update`, and its `/on_update` makes the order terminal. An
 //! order without a logistics leg has nothing to relay and ends when the SNP confirms.
 
+use super::charges;
 use super::model::{
-    Callback, Cancellation, Command, Event, Fulfillment, FulfillmentReport, Leg, LegStatus, Order,
-    StateReport,
+    Callback, Cancellation, Command, Event, FailedMessage, Fulfillment, FulfillmentReport, Leg, LegRefusal,
+    LegStatus, Order, RefusedHow, StateReport,
 };
 use super::reasons::{self, Party};
 use super::refusal::Refusal;
@@ -58,7 +59,17 @@ pub fn transition(order: &Order, event: &Event, inputs: &mut Inputs<'_>) -> Resu
             | Event::RetailOnUpdate(_)
             | Event::RetailStatus(_)
             | Event::LogisticsOnCancel(_)
-            | Event::LogisticsStatus(_) => Ok(Outcome::Absorbed),
+            | Event::LogisticsStatus(_)
+            | Event::CallbackError { .. } => Ok(Outcome::Absorbed),
+            // A message we gave up on is still shown on the order, even a finished one.
+            Event::DeliveryFailed { .. } => {
+                let mut next = order.clone();
+                record_failure(&mut next, event, inputs.now);
+                Ok(Outcome::Applied {
+                    order: Box::new(next),
+                    commands: vec![],
+                })
+            }
         };
     }
     let mut next = order.clone();
@@ -79,6 +90,7 @@ pub fn transition(order: &Order, event: &Event, inputs: &mut Inputs<'_>) -> Resu
                     )));
                 }
             }
+            check_cancellable(order, fulfillment_id.as_deref())?;
             let fulfillment = fulfillment_id.clone().or_else(|| linked_fulfillment(order));
             let message_id = (inputs.new_id)();
             commands.push(Command::Cancel {
@@ -105,6 +117,7 @@ pub fn transition(order: &Order, event: &Event, inputs: &mut Inputs<'_>) -> Resu
                 logistics_reason,
                 at: inputs.now,
                 claim: None,
+                claims: vec![],
             });
         }
         Event::RetailOnCancel(cb) => {
@@ -112,14 +125,14 @@ pub fn transition(order: &Order, event: &Event, inputs: &mut Inputs<'_>) -> Resu
                 LegStatus::Cancelling { .. } => {
                     // Solicited (our message_id) or the SNP cancelling on its own meanwhile:
                     // either way the leg is now cancelled.
-                    apply_reports(&mut next.retail.fulfillments, &cb.fulfillments, "retail")?;
+                    apply_reports(&mut next.retail.fulfillments, &cb.fulfillments, "retail", cb.at)?;
                     next.retail.status = LegStatus::Cancelled;
                 }
                 LegStatus::Active => {
                     // The SNP cancels first.
-                    apply_reports(&mut next.retail.fulfillments, &cb.fulfillments, "retail")?;
+                    let reason = stated_reason(cb)?;
+                    apply_reports(&mut next.retail.fulfillments, &cb.fulfillments, "retail", cb.at)?;
                     next.retail.status = LegStatus::Cancelled;
-                    let reason = cb.reason.clone().unwrap_or_default();
                     // The verified seller, not whatever the body claims.
                     let by = order.retail.bpp_id.to_string();
                     let logistics_reason =
@@ -132,6 +145,7 @@ pub fn transition(order: &Order, event: &Event, inputs: &mut Inputs<'_>) -> Resu
                         logistics_reason,
                         at: inputs.now,
                         claim: None,
+                        claims: vec![],
                     });
                 }
                 LegStatus::Cancelled => return Ok(Outcome::Absorbed),
@@ -151,9 +165,9 @@ pub fn transition(order: &Order, event: &Event, inputs: &mut Inputs<'_>) -> Resu
                 }
                 LegStatus::Active => {
                     // The LSP cancels first: cancel the retail leg with its reason carried along.
+                    let reason = stated_reason(cb)?;
                     apply_logistics(&mut next, cb)?;
                     set_logistics_status(&mut next, LegStatus::Cancelled);
-                    let reason = cb.reason.clone().unwrap_or_default();
                     // The verified LSP, not whatever the body claims.
                     let lsp_id = leg.bpp_id.to_string();
                     let retail_reason = reasons::retail_reason_for_lsp(&reason);
@@ -180,6 +194,7 @@ pub fn transition(order: &Order, event: &Event, inputs: &mut Inputs<'_>) -> Resu
                             logistics_reason: Some(reason),
                             at: inputs.now,
                             claim: None,
+                            claims: vec![],
                         });
                     }
                 }
@@ -199,7 +214,7 @@ pub fn transition(order: &Order, event: &Event, inputs: &mut Inputs<'_>) -> Resu
             apply_logistics(&mut next, cb)?;
         }
         Event::RetailStatus(cb) => {
-            apply_reports(&mut next.retail.fulfillments, &cb.fulfillments, "retail")?;
+            apply_reports(&mut next.retail.fulfillments, &cb.fulfillments, "retail", cb.at)?;
         }
         Event::RetailOnUpdate(cb) => match &order.awaiting_update {
             Some(awaited) if *awaited == cb.message_id => {
@@ -221,10 +236,52 @@ pub fn transition(order: &Order, event: &Event, inputs: &mut Inputs<'_>) -> Resu
                         cb.message_id, order.id
                     )));
                 }
-                apply_reports(&mut next.retail.fulfillments, &cb.fulfillments, "retail")?;
+                apply_reports(&mut next.retail.fulfillments, &cb.fulfillments, "retail", cb.at)?;
             }
         },
+        Event::CallbackError {
+            leg,
+            action,
+            message_id,
+            code,
+            message,
+            at,
+        } => {
+            let by = match (leg, &order.logistics) {
+                (Leg::Logistics, Some(l)) => l.bpp_id.to_string(),
+                (Leg::Retail, _) | (Leg::Logistics, None) => order.retail.bpp_id.to_string(),
+            };
+            let refusal = LegRefusal {
+                leg: *leg,
+                by,
+                how: RefusedHow::Callback,
+                code: code.clone(),
+                message: message.clone(),
+                message_id: Some(message_id.clone()),
+                at: *at,
+            };
+            let leg_status = match leg {
+                Leg::Retail => Some(&order.retail.status),
+                Leg::Logistics => order.logistics.as_ref().map(|l| &l.status),
+            };
+            match (*action, leg_status) {
+                // Our /cancel is refused: the leg stays live, and the refusal is on record.
+                ("on_cancel", Some(LegStatus::Cancelling { .. })) => {
+                    reopen_leg(&mut next, *leg);
+                    next.refusals.push(refusal);
+                }
+                // Our final /update is refused: the order cannot end until it is resolved.
+                ("on_update", _) if order.awaiting_update.as_ref() == Some(message_id) => {
+                    next.refusals.push(refusal);
+                }
+                // An error that refuses nothing we asked (an error-only unsolicited on_cancel, a
+                // repeat): it cancels nothing, so nothing changes.
+                _ => return Ok(Outcome::Absorbed),
+            }
+        }
+        Event::DeliveryFailed { .. } => record_failure(&mut next, event, inputs.now),
     }
+    sync_rto(&mut next);
     settle(&mut next, inputs, &mut commands);
     if next == *order && commands.is_empty() {
         return Ok(Outcome::Absorbed);
@@ -234,6 +291,99 @@ pub fn transition(order: &Order, event: &Event, inputs: &mut Inputs<'_>) -> Resu
         order: Box::new(next),
         commands,
     })
+}
+
+/// Records a message we gave up on; a `/cancel` refused for good reopens its leg like a
+/// refusing `/on_cancel` does.
+fn record_failure(order: &mut Order, event: &Event, now: DateTime<Utc>) {
+    let Event::DeliveryFailed {
+        message_id,
+        action,
+        leg,
+        permanent,
+        code,
+        reason,
+    } = event
+    else {
+        return;
+    };
+    if order.failed_messages.iter().any(|f| f.message_id == *message_id) {
+        return;
+    }
+    order.failed_messages.push(FailedMessage {
+        message_id: message_id.clone(),
+        action: action.clone(),
+        leg: *leg,
+        permanent: *permanent,
+        reason: reason.clone(),
+        at: now,
+    });
+    let ours = match leg {
+        Leg::Retail => Some(&order.retail.status),
+        Leg::Logistics => order.logistics.as_ref().map(|l| &l.status),
+    };
+    let refused_cancel = action == "cancel"
+        && matches!(ours, Some(LegStatus::Cancelling { message_id: m }) if m == message_id);
+    if refused_cancel && !order.state.is_terminal() {
+        let by = match (leg, &order.logistics) {
+            (Leg::Logistics, Some(l)) => l.bpp_id.to_string(),
+            (Leg::Retail, _) | (Leg::Logistics, None) => order.retail.bpp_id.to_string(),
+        };
+        reopen_leg(order, *leg);
+        order.refusals.push(LegRefusal {
+            leg: *leg,
+            by,
+            how: RefusedHow::Nack,
+            code: code.clone().unwrap_or_default(),
+            message: reason.clone(),
+            message_id: Some(message_id.clone()),
+            at: now,
+        });
+    }
+}
+
+fn reopen_leg(order: &mut Order, leg: Leg) {
+    match leg {
+        Leg::Retail => order.retail.status = LegStatus::Active,
+        Leg::Logistics => set_logistics_status(order, LegStatus::Active),
+    }
+}
+
+/// The reason an unsolicited `/on_cancel` gives; one without a reason cancels nothing.
+fn stated_reason(cb: &Callback) -> Result<String, Refusal> {
+    cb.reason.clone().ok_or_else(|| Refusal::MissingReason {
+        path: "$.message.order.cancellation.reason.id",
+        message: "an unsolicited on_cancel must give its reason (cancellation.reason.id)".into(),
+    })
+}
+
+/// Refuses a cancellation of what cannot be cancelled: a fulfillment the order does not have,
+/// or goods already delivered (that is a return, not a cancellation).
+fn check_cancellable(order: &Order, fulfillment_id: Option<&str>) -> Result<(), Refusal> {
+    let forward: Vec<&Fulfillment> = order.retail.fulfillments.iter().filter(|f| !f.is_rto()).collect();
+    let delivered = |f: &&Fulfillment| f.state == FulfillmentState::OrderDelivered;
+    match fulfillment_id {
+        Some(id) => match order.retail.fulfillments.iter().find(|f| f.id == id) {
+            None => Err(Refusal::FulfillmentNotFound(format!(
+                "fulfillment {id} is not part of order {}",
+                order.id
+            ))),
+            Some(f) if f.state == FulfillmentState::OrderDelivered => {
+                Err(Refusal::InvalidOrderState(format!(
+                    "fulfillment {id} of order {} is delivered; ask for a return, not a cancellation",
+                    order.id
+                )))
+            }
+            Some(_) => Ok(()),
+        },
+        None if !forward.is_empty() && forward.iter().all(delivered) => {
+            Err(Refusal::InvalidOrderState(format!(
+                "order {} is delivered; ask for a return, not a cancellation",
+                order.id
+            )))
+        }
+        None => Ok(()),
+    }
 }
 
 /// The retail fulfillment the logistics leg delivers, or the order's first forward fulfillment.
@@ -297,20 +447,25 @@ fn cascade_to_logistics(
     }
 }
 
-/// Applies an LSP callback: its fulfillments on the logistics leg, mirrored onto the retail view
-/// (the forward one onto the linked retail fulfillment; RTO fulfillments as they are), and its
-/// quoted charges.
+fn is_rto_report(report: &FulfillmentReport) -> bool {
+    report
+        .kind
+        .as_deref()
+        .is_some_and(|k| k.eq_ignore_ascii_case("RTO"))
+        || report.state.is_rto_track()
+}
+
+/// Applies an LSP callback on the logistics leg: its fulfillments (under the LSP's own ids),
+/// its forward fulfillment mirrored onto the linked retail one, and its quoted charges. The
+/// LSP's return is carried to the seller's return by [`sync_rto`], never copied under the
+/// LSP's id.
 fn apply_logistics(order: &mut Order, cb: &Callback) -> Result<(), Refusal> {
     let Some(leg) = &mut order.logistics else {
         return Ok(());
     };
     for report in &cb.fulfillments {
         let known = leg.fulfillments.iter().any(|f| f.id == report.id);
-        let is_rto = report
-            .kind
-            .as_deref()
-            .is_some_and(|k| k.eq_ignore_ascii_case("RTO"))
-            || report.state.is_rto_track();
+        let is_rto = is_rto_report(report);
         if !known && !is_rto && leg.fulfillments.iter().any(|f| !f.is_rto()) {
             return Err(Refusal::FulfillmentNotFound(format!(
                 "fulfillment {} is not part of logistics order {}",
@@ -324,52 +479,79 @@ fn apply_logistics(order: &mut Order, cb: &Callback) -> Result<(), Refusal> {
                 id: report.id.clone(),
                 kind: report.kind.clone().unwrap_or_else(|| "Delivery".into()),
                 state: report.state,
-                updated_at: report.at,
+                updated_at: report.at.or(Some(cb.at)),
+                rto_id: report.rto_id.clone(),
             });
         }
     }
-    apply_reports(&mut leg.fulfillments, &cb.fulfillments, "logistics")?;
-    for report in &cb.fulfillments {
-        let is_rto = report
-            .kind
-            .as_deref()
-            .is_some_and(|k| k.eq_ignore_ascii_case("RTO"))
-            || report.state.is_rto_track();
-        let target = if is_rto {
-            report.id.clone()
-        } else {
-            leg.linked_fulfillment_id.clone()
-        };
-        match order.retail.fulfillments.iter_mut().find(|f| f.id == target) {
+    apply_reports(&mut leg.fulfillments, &cb.fulfillments, "logistics", cb.at)?;
+    for report in cb.fulfillments.iter().filter(|r| !is_rto_report(r)) {
+        match order
+            .retail
+            .fulfillments
+            .iter_mut()
+            .find(|f| f.id == leg.linked_fulfillment_id)
+        {
             // The retail view follows the LSP where the move is legal there too; otherwise the
             // retail side already knows better (the seller reported it).
             Some(f) if f.state.can_move_to(report.state) => {
                 f.state = report.state;
                 f.updated_at = report.at.or(Some(cb.at));
             }
-            Some(_) => {}
-            None if is_rto => order.retail.fulfillments.push(Fulfillment {
-                id: target,
-                kind: "RTO".into(),
-                state: report.state,
-                updated_at: report.at.or(Some(cb.at)),
-            }),
-            None => {}
+            Some(_) | None => {}
         }
     }
     if let Some(quote) = &cb.quote {
         leg.charges = Some(quote.clone());
+        leg.charge_lines = cb.quote_lines.clone();
     }
     Ok(())
 }
 
+/// Carries the LSP's return (under its own id, `1-RTO` say) to the seller's return of the linked
+/// fulfillment (`F1-RTO`: the forward fulfillment's `rto_id`, else the order's one RTO
+/// fulfillment). Until the seller has named its return there is nothing to carry it to; the
+/// next step carries it over.
+fn sync_rto(order: &mut Order) {
+    let Some(leg) = &order.logistics else { return };
+    let Some(lsp_rto) = leg.fulfillments.iter().find(|f| f.is_rto()) else {
+        return;
+    };
+    let (state, at) = (lsp_rto.state, lsp_rto.updated_at);
+    let linked = leg.linked_fulfillment_id.clone();
+    let retail = &mut order.retail.fulfillments;
+    let named = retail
+        .iter()
+        .find(|f| f.id == linked)
+        .and_then(|f| f.rto_id.clone());
+    let target = match named {
+        Some(id) => retail.iter_mut().find(|f| f.id == id),
+        None => {
+            let mut returns = retail.iter_mut().filter(|f| f.is_rto());
+            match (returns.next(), returns.next()) {
+                (Some(only), None) => Some(only),
+                _ => None,
+            }
+        }
+    };
+    if let Some(f) = target
+        && f.state != state
+        && f.state.can_move_to(state)
+    {
+        f.state = state;
+        f.updated_at = at;
+    }
+}
+
 /// Applies reported states to a leg's fulfillments, refusing impossible moves. A new RTO
 /// fulfillment may appear in `RTO-Initiated`; other unknown fulfillments of tracked kinds are
-/// refused; informational kinds (`Cancel`, `Return`) are not tracked here.
+/// refused; informational kinds (`Cancel`, `Return`) are not tracked here. `at` is the message's
+/// time, standing in for a state's own time when it gives none.
 fn apply_reports(
     fulfillments: &mut Vec<Fulfillment>,
     reports: &[FulfillmentReport],
     leg: &str,
+    at: DateTime<Utc>,
 ) -> Result<(), Refusal> {
     for report in reports {
         let kind = report.kind.as_deref().unwrap_or("");
@@ -377,10 +559,13 @@ fn apply_reports(
             continue;
         }
         match fulfillments.iter_mut().find(|f| f.id == report.id) {
-            Some(f) if f.state.same_outcome(report.state) => {}
+            Some(f) if f.state.same_outcome(report.state) => {
+                f.rto_id = report.rto_id.clone().or(f.rto_id.take());
+            }
             Some(f) if f.state.can_move_to(report.state) => {
                 f.state = report.state;
-                f.updated_at = report.at.or(f.updated_at);
+                f.updated_at = report.at.or(Some(at));
+                f.rto_id = report.rto_id.clone().or(f.rto_id.take());
             }
             Some(f) if f.state.is_terminal() => {
                 return Err(Refusal::FulfillmentTerminal(format!(
@@ -398,7 +583,8 @@ fn apply_reports(
                 id: report.id.clone(),
                 kind: report.kind.clone().unwrap_or_else(|| "RTO".into()),
                 state: report.state,
-                updated_at: report.at,
+                updated_at: report.at.or(Some(at)),
+                rto_id: None,
             }),
             None => {
                 return Err(Refusal::FulfillmentNotFound(format!(
@@ -412,12 +598,10 @@ fn apply_reports(
 }
 
 /// After any change: once every leg is cancelled and no RTO is under way, tell the SNP the final
-/// states and charges (BNP-managed delivery), or end the order (seller-managed delivery).
+/// states and the charges it owes (BNP-managed delivery), or end the order (seller-managed
+/// delivery).
 fn settle(order: &mut Order, inputs: &mut Inputs<'_>, commands: &mut Vec<Command>) {
-    let Some(cancellation) = &order.cancellation else {
-        return;
-    };
-    if order.state.is_terminal() || order.awaiting_update.is_some() {
+    if order.cancellation.is_none() || order.state.is_terminal() || order.awaiting_update.is_some() {
         return;
     }
     let retail_done = order.retail.status == LegStatus::Cancelled;
@@ -436,19 +620,18 @@ fn settle(order: &mut Order, inputs: &mut Inputs<'_>, commands: &mut Vec<Command
                 .any(|f| f.state == FulfillmentState::RtoInitiated)
         });
     if !(retail_done && logistics_done) || rto_under_way {
-        if !order.state.is_terminal() && rto_under_way {
+        if rto_under_way {
             order.state = OrderState::InProgress;
         }
         return;
     }
-    let Some(leg) = &order.logistics else {
+    if order.logistics.is_none() {
         order.state = OrderState::Cancelled;
         return;
-    };
-    // The SNP owes the LSP's charges when the reason is the seller's doing.
-    let claim = match reasons::cost_to(&cancellation.reason_code, cancellation.initiator) {
-        Some(Party::Seller) => leg.charges.clone().filter(|m| m.minor > 0),
-        Some(Party::Buyer | Party::Lsp) | None => None,
+    }
+    let claims = match charges::liable(order) {
+        Some(Party::Seller) => charges::claims(order),
+        Some(Party::Buyer | Party::Lsp) | None => vec![],
     };
     let states = order
         .retail
@@ -464,10 +647,11 @@ fn settle(order: &mut Order, inputs: &mut Inputs<'_>, commands: &mut Vec<Command
     commands.push(Command::UpdateStates {
         message_id: message_id.clone(),
         states,
-        claim: claim.clone(),
+        claims: claims.clone(),
     });
     order.awaiting_update = Some(message_id);
     if let Some(c) = &mut order.cancellation {
-        c.claim = claim;
+        c.claim = charges::total(&claims);
+        c.claims = claims;
     }
 }

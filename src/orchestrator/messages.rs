@@ -56,8 +56,8 @@ pub fn build(order: &Order, command: &Command, me: &Identity, now: DateTime<Utc>
         "message_id": message_id,
         "timestamp": format_timestamp(now),
         "ttl": "PT30S",
-        "city": "*",
-        "country": "IND",
+        "city": order.city.as_deref().unwrap_or("*"),
+        "country": order.country.as_deref().unwrap_or("IND"),
     });
     let message = match command {
         Command::Cancel {
@@ -74,11 +74,12 @@ pub fn build(order: &Order, command: &Command, me: &Identity, now: DateTime<Utc>
             }
             json!({"order_id": order_id, "cancellation_reason_id": reason, "descriptor": descriptor})
         }
-        Command::UpdateStates { states, claim, .. } => {
+        Command::UpdateStates { states, claims, .. } => {
             let fulfillments: Vec<Value> = states
                 .iter()
                 .enumerate()
                 .map(|(i, s)| {
+                    let last = i + 1 == states.len();
                     let mut t = vec![tags(
                         "update_state",
                         &[
@@ -86,15 +87,18 @@ pub fn build(order: &Order, command: &Command, me: &Identity, now: DateTime<Utc>
                             ("timestamp", format_timestamp(s.at)),
                         ],
                     )];
-                    // The claim rides on the last (RTO, when there is one) fulfillment, as the
-                    // 1.2.5 BNP document shows; it is never part of the quote.
-                    if let Some(c) = claim.as_ref().filter(|_| i + 1 == states.len()) {
+                    // Each claim rides on the fulfillment it is for (the 1.2.5 BNP document puts
+                    // the RTO charge on the RTO fulfillment); one for a fulfillment not in the
+                    // update rides on the last entry. Claims are never part of the quote.
+                    for c in claims.iter().filter(|c| {
+                        c.fulfillment_id == s.id || (last && !states.iter().any(|x| x.id == c.fulfillment_id))
+                    }) {
                         t.push(tags(
                             "bnp_receivables_claim",
                             &[
-                                ("type", "delivery".into()),
-                                ("currency", c.currency.clone()),
-                                ("value", c.value()),
+                                ("type", c.kind.as_str().into()),
+                                ("currency", c.amount.currency.clone()),
+                                ("value", c.amount.value()),
                             ],
                         ));
                     }

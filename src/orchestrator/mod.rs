@@ -6,6 +6,7 @@
 //! order, its [`Command`]s and its [`Notice`]s come out, or a [`Refusal`]. The service runs the
 //! step inside the store's atomic step; the outbox worker sends the commands, built by [`build`].
 
+mod charges;
 mod events;
 mod machine;
 mod messages;
@@ -20,8 +21,9 @@ pub use events::{EventError, order_id_of, read_event};
 pub use machine::{Inputs, Outcome, transition};
 pub use messages::{Addressed, Identity, build};
 pub use model::{
-    Callback, CancelRequest, Cancellation, Command, Escrow, Event, Fulfillment, FulfillmentReport, Leg,
-    LegStatus, LogisticsLeg, Money, Order, OrderStatus, RequestStatus, RetailLeg, StateReport,
+    Callback, CancelRequest, Cancellation, ChargeLine, Claim, ClaimKind, Command, Escrow, Event,
+    FailedMessage, Fulfillment, FulfillmentReport, Leg, LegRefusal, LegStatus, LogisticsLeg, Money, Order,
+    OrderStatus, RefusedHow, RequestStatus, RetailLeg, StateReport,
 };
 pub use reasons::Party;
 pub use refusal::Refusal;

@@ -57,8 +57,12 @@ pub struct Fulfillment {
     pub kind: String,
     /// Current state.
     pub state: FulfillmentState,
-    /// When the state was last reported.
+    /// When the state was reached (as reported, else when we learned of it).
     pub updated_at: Option<DateTime<Utc>>,
+    /// The return-to-origin fulfillment of this forward one, once named (`cancel_request.rto_id`
+    /// or `rto_event.rto_id`).
+    #[serde(default)]
+    pub rto_id: Option<String>,
 }
 
 impl Fulfillment {
@@ -121,6 +125,97 @@ pub struct LogisticsLeg {
     pub fulfillments: Vec<Fulfillment>,
     /// The LSP's latest quoted total (charges the BNP owes it).
     pub charges: Option<Money>,
+    /// The lines of that quote, when it had a breakup.
+    #[serde(default)]
+    pub charge_lines: Vec<ChargeLine>,
+}
+
+/// One line of an LSP's quote breakup.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChargeLine {
+    /// `@ondc/org/title_type`: `delivery`, `rto`, `tax`, …
+    pub kind: String,
+    /// `@ondc/org/item_id`, which ties a tax line to the charge it taxes.
+    pub item_id: Option<String>,
+    /// The amount.
+    pub amount: Money,
+}
+
+/// What a counterpart charges for, as the seller is told in `bnp_receivables_claim.type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClaimKind {
+    /// The forward delivery (or the cancellation fee standing in for it).
+    Delivery,
+    /// The return to origin.
+    Rto,
+}
+
+impl ClaimKind {
+    /// The `type` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Delivery => "delivery",
+            Self::Rto => "rto",
+        }
+    }
+}
+
+/// Charges the seller owes the BNP, claimed on one fulfillment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claim {
+    /// What for.
+    pub kind: ClaimKind,
+    /// The retail fulfillment the claim rides on.
+    pub fulfillment_id: String,
+    /// How much.
+    pub amount: Money,
+}
+
+/// How a counterpart refused one of our messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefusedHow {
+    /// Its `/on_cancel` (or `/on_update`) carried an `error`.
+    Callback,
+    /// It NACKed the message with a code retrying cannot change.
+    Nack,
+}
+
+/// A counterpart's refusal to cancel (or to take our message), kept on the order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LegRefusal {
+    /// Which leg.
+    pub leg: Leg,
+    /// Who refused (the counterpart's subscriber id).
+    pub by: String,
+    /// How.
+    pub how: RefusedHow,
+    /// The ONDC error code it gave (empty when it gave none).
+    pub code: String,
+    /// Its message.
+    pub message: String,
+    /// Our message it refused, when known.
+    pub message_id: Option<MessageId>,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// One of our messages that will not be delivered by retrying.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedMessage {
+    /// Its message_id.
+    pub message_id: MessageId,
+    /// `cancel`, `update`, …
+    pub action: String,
+    /// Which leg.
+    pub leg: Leg,
+    /// Refused for good (a domain NACK) rather than retried until the limit.
+    pub permanent: bool,
+    /// The last answer or failure.
+    pub reason: String,
+    /// When it was given up.
+    pub at: DateTime<Utc>,
 }
 
 /// A cancellation and how it spread.
@@ -138,8 +233,11 @@ pub struct Cancellation {
     pub logistics_reason: Option<String>,
     /// When it started.
     pub at: DateTime<Utc>,
-    /// Charges claimed from the SNP with `bnp_receivables_claim`.
+    /// Charges claimed from the SNP with `bnp_receivables_claim`, in total.
     pub claim: Option<Money>,
+    /// The same, per fulfillment and kind.
+    #[serde(default)]
+    pub claims: Vec<Claim>,
 }
 
 /// Escrowed funds in minor units.
@@ -165,6 +263,9 @@ pub enum OrderStatus {
     Active,
     /// A customer or provider asked to cancel; the other party has not decided.
     CancellationRequested,
+    /// The customer agreed to the provider's request; the seller is to cancel on the network
+    /// (its unsolicited `/on_cancel`).
+    AwaitingSeller,
     /// Cancelled (by anyone).
     Cancelled,
     /// Delivered and done.
@@ -177,6 +278,7 @@ impl OrderStatus {
         match self {
             Self::Active => "ACTIVE",
             Self::CancellationRequested => "CANCELLATION_REQUESTED",
+            Self::AwaitingSeller => "AWAITING_SELLER",
             Self::Cancelled => "CANCELLED",
             Self::Completed => "COMPLETED",
         }
@@ -247,6 +349,19 @@ pub struct Order {
     pub cancellation: Option<Cancellation>,
     /// Our `/update` to the SNP awaiting its `/on_update`.
     pub awaiting_update: Option<MessageId>,
+    /// `context.city` of the order's messages (`std:080`), from registration or the first
+    /// message of its transactions.
+    #[serde(default)]
+    pub city: Option<String>,
+    /// `context.country` (`IND`).
+    #[serde(default)]
+    pub country: Option<String>,
+    /// Counterparts' refusals to cancel, oldest first.
+    #[serde(default)]
+    pub refusals: Vec<LegRefusal>,
+    /// Our messages that will not be delivered, oldest first.
+    #[serde(default)]
+    pub failed_messages: Vec<FailedMessage>,
     /// Registration time.
     pub created_at: DateTime<Utc>,
     /// Last change.
@@ -264,6 +379,8 @@ pub struct FulfillmentReport {
     pub state: FulfillmentState,
     /// When the state was reached, when given.
     pub at: Option<DateTime<Utc>>,
+    /// Its return fulfillment, when the message names it.
+    pub rto_id: Option<String>,
 }
 
 /// What a callback from the SNP or the LSP says about the order.
@@ -281,6 +398,8 @@ pub struct Callback {
     pub reason: Option<String>,
     /// `quote.price`, when given.
     pub quote: Option<Money>,
+    /// `quote.breakup`, when given.
+    pub quote_lines: Vec<ChargeLine>,
     /// `context.timestamp`.
     pub at: DateTime<Utc>,
 }
@@ -309,6 +428,37 @@ pub enum Event {
     LogisticsOnCancel(Callback),
     /// LSP `/on_status` or `/on_update`.
     LogisticsStatus(Callback),
+    /// A callback on `leg` that carries a top-level `error`: the counterpart refuses.
+    CallbackError {
+        /// Which leg.
+        leg: Leg,
+        /// `on_cancel` or `on_update`.
+        action: &'static str,
+        /// `context.message_id` (for a solicited answer, our request's).
+        message_id: MessageId,
+        /// `error.code`.
+        code: String,
+        /// `error.message`.
+        message: String,
+        /// `context.timestamp`.
+        at: DateTime<Utc>,
+    },
+    /// One of our messages will not be delivered by retrying: refused with a code retrying
+    /// cannot change, or out of attempts.
+    DeliveryFailed {
+        /// Its message_id.
+        message_id: MessageId,
+        /// Its action.
+        action: String,
+        /// Its leg.
+        leg: Leg,
+        /// Refused for good (rather than out of attempts).
+        permanent: bool,
+        /// The NACK's ONDC code, when it gave one.
+        code: Option<String>,
+        /// The last answer or failure.
+        reason: String,
+    },
 }
 
 /// Which leg a message goes to.
@@ -355,8 +505,8 @@ pub enum Command {
         message_id: MessageId,
         /// Forward and RTO fulfillment states.
         states: Vec<StateReport>,
-        /// `bnp_receivables_claim`, when the SNP owes charges.
-        claim: Option<Money>,
+        /// `bnp_receivables_claim`s, when the SNP owes charges.
+        claims: Vec<Claim>,
     },
 }
 

@@ -223,6 +223,56 @@ fn is_p2h2p(logistics_domain: &str) -> bool {
     logistics_domain.ends_with("LOG11")
 }
 
+/// Logistics 1.2.5 codes the BNP raises as LBNP (P2P 15x/175, P2H2P 25x/275, 996), with who is
+/// liable for the LSP's charges under each (its "settlement suggestion").
+pub const LBNP_REASONS: &[LogisticsReason] = &[
+    l("150", "Store not accepting order", Seller),
+    l("151", "Store rejected order", Seller),
+    l("152", "Retail buyer cancelled order", Buyer),
+    l("153", "Rider not assigned", Lsp),
+    l("154", "Pickup TAT breach", Lsp),
+    l("155", "Order reassigned to another LSP", Lsp),
+    l("156", "Fraudulent rider", Lsp),
+    l("175", "Delivery TAT breach", Lsp),
+    l("250", "Store rejected order", Seller),
+    l("251", "Retail buyer cancelled order", Buyer),
+    l("252", "Pickup TAT breach", Lsp),
+    l("275", "Delivery TAT breach", Lsp),
+    l("996", "Order confirmation failure (LBNP)", Seller),
+];
+
+/// How a seller's retail code becomes the LBNP code on the logistics leg: one row per code, P2P
+/// (`ONDC:LOG10`) and P2H2P (`ONDC:LOG11`), before and after pickup. The logistics lists have no
+/// code for most seller reasons, so each maps to the code whose liability matches the retail
+/// one: the seller's own failings to "store rejected" (the seller pays the LSP), the buyer's
+/// failings reported by a self-delivering seller to "retail buyer cancelled" (the buyer pays).
+///
+/// | retail | meaning | P2P before / after pickup | P2H2P before / after pickup |
+/// |---|---|---|---|
+/// | 002 | items not available | 151 / 151 | 250 / 250 |
+/// | 021 | store not responsive | 150 / 151 | 250 / 250 |
+/// | 022 | technical issue at the store | 151 / 151 | 250 / 250 |
+/// | 023 | non-operational hours (the buyer's cost) | 152 / 152 | 251 / 251 |
+/// | 024 | store rush | 151 / 151 | 250 / 250 |
+/// | 016 | force majeure | 151 / 151 | 250 / 250 |
+/// | 018 | not serviceable | 151 / 151 | 250 / 250 |
+/// | 011, 013, 014 | buyer unreachable, refused, bad address | 152 / 152 | 251 / 251 |
+/// | 998 | confirmation failure | 996 / 996 | 996 / 996 |
+/// | other | | 151 / 151 | 250 / 250 |
+pub const SELLER_TO_LOGISTICS: &[(&str, [&str; 4])] = &[
+    ("002", ["151", "151", "250", "250"]),
+    ("021", ["150", "151", "250", "250"]),
+    ("022", ["151", "151", "250", "250"]),
+    ("023", ["152", "152", "251", "251"]),
+    ("024", ["151", "151", "250", "250"]),
+    ("016", ["151", "151", "250", "250"]),
+    ("018", ["151", "151", "250", "250"]),
+    ("011", ["152", "152", "251", "251"]),
+    ("013", ["152", "152", "251", "251"]),
+    ("014", ["152", "152", "251", "251"]),
+    ("998", ["996", "996", "996", "996"]),
+];
+
 /// The reason the BNP gives the LSP when it cascades a retail cancellation to the logistics leg.
 ///
 /// | from | retail reason | goods picked up | LOG10 (P2P) | LOG11 (P2H2P) |
@@ -230,7 +280,7 @@ fn is_p2h2p(logistics_domain: &str) -> bool {
 /// | buyer | TAT breach (`052`, `006`) | yes | 175 delivery TAT breach | 275 |
 /// | buyer | TAT breach (`052`, `006`) | no | 154 pickup TAT breach | 252 |
 /// | buyer | any other | – | 152 retail buyer cancelled | 251 |
-/// | seller | any | – | 151 store rejected order | 250 |
+/// | seller | per [`SELLER_TO_LOGISTICS`] | | | |
 pub fn logistics_reason_for(
     retail_code: &str,
     by: Party,
@@ -253,13 +303,23 @@ pub fn logistics_reason_for(
             }
         }
         Party::Seller | Party::Lsp => {
-            if p2h2p {
-                "250"
-            } else {
-                "151"
-            }
+            let column = usize::from(p2h2p) * 2 + usize::from(picked_up);
+            SELLER_TO_LOGISTICS
+                .iter()
+                .find(|(code, _)| *code == retail_code)
+                .map_or(if p2h2p { "250" } else { "151" }, |(_, codes)| codes[column])
         }
     }
+}
+
+/// Who is liable for the LSP's charges when the logistics order ends with `code` (raised by us as
+/// LBNP, or by the LSP); `None` for a code in neither table.
+pub fn logistics_liable(code: &str) -> Option<Party> {
+    LBNP_REASONS
+        .iter()
+        .chain(LSP_REASONS)
+        .find(|r| r.code == code)
+        .map(|r| r.cost_to)
 }
 
 /// The reason the BNP gives the SNP when the LSP cancelled: the LSP's code, unchanged, as the
@@ -310,6 +370,12 @@ mod tests {
             ("053", Party::Buyer, false, "ONDC:LOG11", "251"),
             ("002", Party::Seller, false, "ONDC:LOG10", "151"),
             ("021", Party::Seller, true, "ONDC:LOG11", "250"),
+            ("021", Party::Seller, false, "ONDC:LOG10", "150"),
+            ("016", Party::Seller, true, "ONDC:LOG10", "151"),
+            ("013", Party::Seller, true, "ONDC:LOG10", "152"),
+            ("014", Party::Seller, true, "ONDC:LOG11", "251"),
+            ("998", Party::Seller, false, "ONDC:LOG11", "996"),
+            ("777", Party::Seller, false, "ONDC:LOG11", "250"),
         ];
         for (code, by, picked, domain, expected) in cases {
             assert_eq!(
@@ -319,6 +385,43 @@ mod tests {
             );
         }
         assert_eq!(retail_reason_for_lsp("103"), "103");
+    }
+
+    #[test]
+    fn every_seller_row_maps_to_an_lbnp_code_whose_liability_matches_the_retail_cost() {
+        for (code, row) in SELLER_TO_LOGISTICS {
+            let retail_cost = retail(code).map(|r| r.cost_to);
+            for (column, lbnp) in row.iter().enumerate() {
+                let liable = logistics_liable(lbnp);
+                assert!(
+                    liable.is_some(),
+                    "{code} column {column}: {lbnp} is not an LBNP code"
+                );
+                if *lbnp != "996" {
+                    assert_eq!(liable, retail_cost, "{code} column {column}: {lbnp}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn lbnp_codes_say_who_pays_the_lsp() {
+        assert_eq!(
+            logistics_liable("175"),
+            Some(Party::Lsp),
+            "a delivery TAT breach is the LSP's"
+        );
+        assert_eq!(logistics_liable("154"), Some(Party::Lsp));
+        assert_eq!(logistics_liable("152"), Some(Party::Buyer));
+        assert_eq!(logistics_liable("151"), Some(Party::Seller));
+        assert_eq!(
+            logistics_liable("103"),
+            Some(Party::Seller),
+            "LSP code: store closed"
+        );
+        assert_eq!(logistics_liable("127"), Some(Party::Buyer));
+        assert_eq!(logistics_liable("131"), Some(Party::Lsp));
+        assert_eq!(logistics_liable("xyz"), None);
     }
 
     #[test]

@@ -43,6 +43,14 @@ pub enum Refusal {
         /// What is wrong.
         message: String,
     },
+    /// 22502: a counterpart cancels without a reason, so the cancellation is unacceptable.
+    #[error("{message}")]
+    MissingReason {
+        /// JSON path of the reason.
+        path: &'static str,
+        /// What is wrong.
+        message: String,
+    },
     /// A context field that contradicts the order (`bpp_id` not its seller).
     #[error("{message}")]
     WrongContext {
@@ -78,6 +86,7 @@ impl Refusal {
             Self::FulfillmentTerminal(_) => "50008",
             Self::Unreadable { .. } => "20006",
             Self::InvalidReason { .. } => "30012",
+            Self::MissingReason { .. } => "22502",
             Self::WrongContext { .. }
             | Self::NotCounterpart(_)
             | Self::Forbidden(_)
@@ -99,6 +108,7 @@ impl Refusal {
             | Self::FulfillmentTerminal(_)
             | Self::Unreadable { .. }
             | Self::InvalidReason { .. }
+            | Self::MissingReason { .. }
             | Self::NotFound(_)
             | Self::Conflict(_)
             | Self::Unprocessable(_) => ErrorType::Domain,
@@ -108,7 +118,9 @@ impl Refusal {
     /// The JSON path the NACK points at, when there is one.
     pub fn path(&self) -> Option<String> {
         match self {
-            Self::WrongOrder { path, .. } | Self::WrongContext { path, .. } => Some((*path).to_owned()),
+            Self::WrongOrder { path, .. }
+            | Self::WrongContext { path, .. }
+            | Self::MissingReason { path, .. } => Some((*path).to_owned()),
             Self::Unreadable { path, .. } => Some(path.clone()),
             Self::InvalidReason { path, .. } => path.map(str::to_owned),
             Self::InvalidOrderState(_)
@@ -146,6 +158,7 @@ impl Refusal {
             | Self::InvalidReason { .. }
             | Self::FulfillmentNotFound(_)
             | Self::Unreadable { .. }
+            | Self::MissingReason { .. }
             | Self::WrongContext { .. } => 422,
         }
     }

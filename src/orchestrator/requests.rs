@@ -106,7 +106,7 @@ fn request(
     let (party, requester) = party_of(order, actor)?;
     match order.status {
         OrderStatus::Active => {}
-        OrderStatus::CancellationRequested => {
+        OrderStatus::CancellationRequested | OrderStatus::AwaitingSeller => {
             return Err(Refusal::Conflict(format!(
                 "order {} already has a pending cancellation request",
                 order.id
@@ -205,6 +205,21 @@ fn accept(
             "order {} was cancelled meanwhile",
             order.id
         )));
+    }
+    if req.requested_by == Party::Seller {
+        // A seller cancels on the network with its own unsolicited /on_cancel and a seller
+        // reason; the buyer side sending /cancel with a seller code would be refused (buyer
+        // codes only). So the provider is told the customer agreed, and the seller's /on_cancel
+        // starts the cascade when it comes.
+        let mut next = order.clone();
+        let r = &mut next.cancel_requests[index];
+        r.status = RequestStatus::Accepted;
+        r.decided_by = Some(decider);
+        r.decided_at = Some(inputs.now);
+        return Ok(Outcome::Applied {
+            order: Box::new(next),
+            commands: vec![],
+        });
     }
     let event = Event::Cancel {
         by: req.requested_by,

@@ -11,9 +11,10 @@
 //! new order: the REST status, the escrow settlement, requests overtaken by the network, and the
 //! notices to the customer and the provider.
 
+use super::charges;
 use super::events::EventError;
 use super::machine::{Inputs, Outcome, transition};
-use super::model::{Command, Event, Money, Order, OrderStatus, RequestStatus};
+use super::model::{Command, Event, Leg, LegStatus, Money, Order, OrderStatus, RequestStatus};
 use super::reasons::{self, Party};
 use super::refusal::Refusal;
 use super::requests::{self, Actor, RestAction};
@@ -35,6 +36,10 @@ pub enum NoticeKind {
     OrderCancelled,
     /// The cancellation finished on the network.
     CancellationCompleted,
+    /// A counterpart refused to cancel; the order stays live.
+    CancellationRefused,
+    /// One of our messages will not be delivered by retrying.
+    MessageFailed,
 }
 
 impl NoticeKind {
@@ -46,6 +51,8 @@ impl NoticeKind {
             Self::CancellationRejected => "cancellation_rejected",
             Self::OrderCancelled => "order_cancelled",
             Self::CancellationCompleted => "cancellation_completed",
+            Self::CancellationRefused => "cancellation_refused",
+            Self::MessageFailed => "message_failed",
         }
     }
 }
@@ -79,6 +86,8 @@ pub struct Network<'a> {
 pub enum Input<'a> {
     /// A network message.
     Network(Network<'a>),
+    /// The outbox gave up on one of our messages.
+    Delivery(&'a Event),
     /// A REST action by a customer or a provider.
     Rest {
         /// Who, as the token says.
@@ -105,18 +114,25 @@ pub struct Step {
 pub fn step(order: Option<&Order>, input: &Input<'_>, inputs: &mut Inputs<'_>) -> Result<Step, Refusal> {
     let (old, outcome) = match (input, order) {
         // Messages for transactions the gateway does not track are kept for audit and ACKed.
-        (Input::Network(_), None) => return Ok(Step::default()),
+        (Input::Network(_) | Input::Delivery(_), None) => return Ok(Step::default()),
         (Input::Rest { .. }, None) => return Err(Refusal::NotFound("no such order".into())),
         (Input::Network(message), Some(order)) => (order, network(order, message, inputs)?),
+        (Input::Delivery(event), Some(order)) => (order, transition(order, event, inputs)?),
         (Input::Rest { actor, action }, Some(order)) => {
             (order, requests::decide(order, *actor, action, inputs)?)
         }
     };
+    let by_network = matches!(input, Input::Network(_));
     let (mut next, commands) = match outcome {
         Outcome::Absorbed => return Ok(Step::default()),
         Outcome::Applied { order, commands } => (*order, commands),
     };
-    let notices = consequences(old, &mut next);
+    if let Input::Network(message) = input {
+        // What we send on this order speaks from the city and country its messages came from.
+        next.city = next.city.or_else(|| message.context.city.clone());
+        next.country = next.country.or_else(|| message.context.country.clone());
+    }
+    let notices = consequences(old, &mut next, by_network);
     next.updated_at = inputs.now;
     Ok(Step {
         order: Some(next),
@@ -196,14 +212,19 @@ pub fn status_of(order: &Order) -> OrderStatus {
         OrderState::Cancelled => OrderStatus::Cancelled,
         OrderState::Completed => OrderStatus::Completed,
         OrderState::Created | OrderState::Accepted | OrderState::InProgress => {
-            if order.cancellation.is_some() {
+            let requests = |status: RequestStatus, by: Option<Party>| {
+                order
+                    .cancel_requests
+                    .iter()
+                    .any(|r| r.status == status && by.is_none_or(|p| p == r.requested_by))
+            };
+            // A cancellation whose retail leg was refused did not happen.
+            if order.cancellation.is_some() && order.retail.status != LegStatus::Active {
                 OrderStatus::Cancelled
-            } else if order
-                .cancel_requests
-                .iter()
-                .any(|r| r.status == RequestStatus::Pending)
-            {
+            } else if requests(RequestStatus::Pending, None) {
                 OrderStatus::CancellationRequested
+            } else if requests(RequestStatus::Accepted, Some(Party::Seller)) && order.cancellation.is_none() {
+                OrderStatus::AwaitingSeller
             } else {
                 OrderStatus::Active
             }
@@ -214,14 +235,10 @@ pub fn status_of(order: &Order) -> OrderStatus {
 /// What follows from `old` becoming `new`, whatever caused it: the status, requests overtaken
 /// by a network cancellation, the escrow (returned once, when the order is cancelled), and the
 /// notices. The only place any of these is set.
-fn consequences(old: &Order, new: &mut Order) -> Vec<Notice> {
+fn consequences(old: &Order, new: &mut Order, door_is_network: bool) -> Vec<Notice> {
     let mut notices = Vec::new();
-    let accepted_request = new
-        .cancel_requests
-        .iter()
-        .any(|r| r.status == RequestStatus::Accepted);
     let cancelled_now = status_of(new) == OrderStatus::Cancelled && old.status != OrderStatus::Cancelled;
-    let by_network = cancelled_now && !accepted_request;
+    let by_network = cancelled_now && door_is_network;
     let who = new
         .cancellation
         .as_ref()
@@ -262,6 +279,17 @@ fn consequences(old: &Order, new: &mut Order) -> Vec<Notice> {
                     r.requester_id, new.id, r.reason_code
                 ),
             },
+            (Some(RequestStatus::Pending), RequestStatus::Accepted) if r.requested_by == Party::Seller => {
+                Notice {
+                    user_id: r.requester_id.clone(),
+                    kind: NoticeKind::CancellationAccepted,
+                    request_id: Some(r.id.clone()),
+                    message: format!(
+                        "the customer agreed to cancel order {}; cancel it on the network with the seller's /on_cancel (reason {})",
+                        new.id, r.reason_code
+                    ),
+                }
+            }
             (Some(RequestStatus::Pending), RequestStatus::Accepted) => {
                 let refund = Money {
                     currency: new.escrow.currency.clone(),
@@ -302,6 +330,41 @@ fn consequences(old: &Order, new: &mut Order) -> Vec<Notice> {
             });
         }
     }
+    for r in new.refusals.iter().skip(old.refusals.len()) {
+        let who = match r.leg {
+            Leg::Retail => "the seller",
+            Leg::Logistics => "the logistics provider",
+        };
+        let stays = if r.leg == Leg::Retail && new.retail.status == LegStatus::Active {
+            "; the order stays live"
+        } else {
+            ""
+        };
+        for user in [&new.customer_id, &new.provider_id] {
+            notices.push(Notice {
+                user_id: user.clone(),
+                kind: NoticeKind::CancellationRefused,
+                request_id: None,
+                message: format!(
+                    "{who} ({}) refused to cancel order {} ({}: {}){stays}",
+                    r.by, new.id, r.code, r.message
+                ),
+            });
+        }
+    }
+    for f in new.failed_messages.iter().skip(old.failed_messages.len()) {
+        for user in [&new.customer_id, &new.provider_id] {
+            notices.push(Notice {
+                user_id: user.clone(),
+                kind: NoticeKind::MessageFailed,
+                request_id: None,
+                message: format!(
+                    "/{} {} for order {} could not be delivered ({}); the platform may re-send it",
+                    f.action, f.message_id, new.id, f.reason
+                ),
+            });
+        }
+    }
     if old.state != OrderState::Cancelled && new.state == OrderState::Cancelled {
         let mut users: Vec<String> = new
             .cancel_requests
@@ -328,19 +391,14 @@ fn consequences(old: &Order, new: &mut Order) -> Vec<Notice> {
 /// LSP's charges known so far when the cancellation's reason is attributed to the buyer side;
 /// otherwise nothing. Does nothing if the escrow was already settled.
 fn settle_escrow(order: &mut Order) {
-    let Some(c) = &order.cancellation else { return };
+    if order.cancellation.is_none() {
+        return;
+    }
+    let owed = charges::owed_by_buyer(order);
     let e = &mut order.escrow;
     if e.refunded != 0 || e.charged != 0 {
         return;
     }
-    let owed = match reasons::cost_to(&c.reason_code, c.initiator) {
-        Some(Party::Buyer) => order
-            .logistics
-            .as_ref()
-            .and_then(|l| l.charges.as_ref())
-            .map_or(0, |m| m.minor),
-        Some(Party::Seller | Party::Lsp) | None => 0,
-    };
     e.charged = owed.min(e.held);
     e.refunded = e.held - e.charged;
 }

@@ -57,6 +57,10 @@ pub struct Context {
     pub timestamp: DateTime<Utc>,
     /// `ttl`, when given.
     pub ttl: Option<String>,
+    /// `city` (`std:080`, or `*`), when given in that form.
+    pub city: Option<String>,
+    /// `country` (`IND`), when given as three capital letters.
+    pub country: Option<String>,
 }
 
 impl Context {
@@ -189,7 +193,24 @@ pub fn check_context(
         message_id,
         timestamp,
         ttl,
+        city: c
+            .get("city")
+            .and_then(Value::as_str)
+            .filter(|v| is_city_code(v))
+            .map(str::to_owned),
+        country: c
+            .get("country")
+            .and_then(Value::as_str)
+            .filter(|v| v.len() == 3 && v.bytes().all(|b| b.is_ascii_uppercase()))
+            .map(str::to_owned),
     })
+}
+
+/// `std:` and 3 to 5 digits (an STD code), or `*`, as ONDC's validators accept.
+pub fn is_city_code(v: &str) -> bool {
+    v == "*"
+        || v.strip_prefix("std:")
+            .is_some_and(|d| (3..=5).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ`, exactly as ONDC's validators require.

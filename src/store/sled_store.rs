@@ -463,7 +463,9 @@ impl Store for SledStore {
             .iter()
             .map(|item| {
                 let (k, v) = item.map_err(engine)?;
-                Ok((String::from_utf8_lossy(&k).into_owned(), v.to_vec()))
+                let key = String::from_utf8(k.to_vec())
+                    .map_err(|_| StoreError::Corrupt("a registry cache key is not UTF-8".into()))?;
+                Ok((key, v.to_vec()))
             })
             .collect()
     }

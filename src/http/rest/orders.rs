@@ -9,7 +9,7 @@ use crate::orchestrator::{
     Escrow, Fulfillment, FulfillmentState, LegStatus, LogisticsLeg, Money, Order, OrderState, OrderStatus,
     RetailLeg,
 };
-use crate::protocol::{DomainFamily, SubscriberId, TransactionId, format_timestamp};
+use crate::protocol::{DomainFamily, SubscriberId, TransactionId, format_timestamp, is_city_code};
 use crate::store::{Destination, RequeueError, TimelineItem};
 use crate::tokens::Role;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -68,6 +68,13 @@ struct RegisterOrder {
     retail: RetailBody,
     #[serde(default)]
     logistics: Option<LogisticsBody>,
+    /// `context.city` for the messages the gateway sends (`std:080`); else taken from the first
+    /// message of the order's transactions.
+    #[serde(default)]
+    city: Option<String>,
+    /// `context.country` (`IND`).
+    #[serde(default)]
+    country: Option<String>,
 }
 
 fn field<T, E: std::fmt::Display>(r: Result<T, E>, name: &str) -> Result<T, ApiError> {
@@ -130,7 +137,22 @@ impl RegisterOrder {
                 kind: f.kind.clone(),
                 state,
                 updated_at: None,
+                rto_id: None,
             });
+        }
+        if let Some(city) = &self.city
+            && !is_city_code(city)
+        {
+            return Err(ApiError::unprocessable(
+                "city must be an STD code such as std:080, or *",
+            ));
+        }
+        if let Some(country) = &self.country
+            && !(country.len() == 3 && country.bytes().all(|b| b.is_ascii_uppercase()))
+        {
+            return Err(ApiError::unprocessable(
+                "country must be an ISO 3166 alpha-3 code such as IND",
+            ));
         }
         let retail = RetailLeg {
             domain: self.retail.domain,
@@ -178,6 +200,7 @@ impl RegisterOrder {
                     status: LegStatus::Active,
                     fulfillments: Vec::new(),
                     charges: None,
+                    charge_lines: Vec::new(),
                 })
             }
         };
@@ -198,6 +221,10 @@ impl RegisterOrder {
             cancel_requests: Vec::new(),
             cancellation: None,
             awaiting_update: None,
+            city: self.city,
+            country: self.country,
+            refusals: Vec::new(),
+            failed_messages: Vec::new(),
             created_at: now,
             updated_at: now,
         })
