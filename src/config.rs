@@ -63,6 +63,8 @@ pub struct Settings {
 pub struct OutboxSettings {
     /// Attempts before a message is marked failed.
     pub max_attempts: u32,
+    /// Attempts for a message refused for its signature (a peer may not yet see a rotated key).
+    pub policy_attempts: u32,
     /// Delay before the first retry.
     pub initial_backoff_ms: u64,
     /// Longest delay between retries.
@@ -75,6 +77,7 @@ impl Default for OutboxSettings {
     fn default() -> Self {
         Self {
             max_attempts: 8,
+            policy_attempts: 3,
             initial_backoff_ms: 500,
             max_backoff_ms: 60_000,
             request_timeout_ms: 10_000,

@@ -101,6 +101,7 @@ impl Application {
             wake,
             metrics.clone(),
             settings.rest.webhook_url.clone(),
+            service.clone(),
         );
         let state = AppState {
             our_id: settings.subscriber_id.clone(),

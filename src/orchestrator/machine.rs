@@ -245,7 +245,7 @@ pub fn transition(order: &Order, event: &Event, inputs: &mut Inputs<'_>) -> Resu
             message_id,
             code,
             message,
-            at,
+            ..
         } => {
             let by = match (leg, &order.logistics) {
                 (Leg::Logistics, Some(l)) => l.bpp_id.to_string(),
@@ -258,7 +258,8 @@ pub fn transition(order: &Order, event: &Event, inputs: &mut Inputs<'_>) -> Resu
                 code: code.clone(),
                 message: message.clone(),
                 message_id: Some(message_id.clone()),
-                at: *at,
+                // Our clock, like every other time on the order.
+                at: inputs.now,
             };
             let leg_status = match leg {
                 Leg::Retail => Some(&order.retail.status),

@@ -33,3 +33,5 @@ pub use step::{Input, Network, Notice, NoticeKind, Step, status_of, step};
 
 #[cfg(test)]
 mod machine_tests;
+#[cfg(test)]
+mod step_tests;

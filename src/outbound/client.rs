@@ -11,10 +11,15 @@ use std::time::Duration;
 pub enum SendResult {
     /// HTTP 200 with `message.ack.status == "ACK"`.
     Acked,
-    /// The counterpart answered, but not with an ACK: its status and (shortened) body.
+    /// The counterpart answered, but not with an ACK: its status, its Beckn `error` when it
+    /// gave one, and the (shortened) body.
     Nacked {
         /// HTTP status.
         status: u16,
+        /// `error.type` (`DOMAIN-ERROR`, `CORE-ERROR`, …), when given.
+        error_type: Option<String>,
+        /// `error.code`, when given.
+        code: Option<String>,
         /// The answer, at most 1 KiB of it.
         body: String,
     },
@@ -81,11 +86,20 @@ impl OutboundClient {
             // The answer broke off: as good as no answer.
             Err(e) => return SendResult::Unreachable(e.without_url().to_string()),
         };
-        let acked = serde_json::from_slice::<serde_json::Value>(&bytes)
-            .is_ok_and(|v| v["message"]["ack"]["status"] == "ACK");
+        let answer = serde_json::from_slice::<serde_json::Value>(&bytes).ok();
+        let acked = answer
+            .as_ref()
+            .is_some_and(|v| v["message"]["ack"]["status"] == "ACK");
         if status == 200 && (acked || !signed) {
             return SendResult::Acked;
         }
+        let field = |name: &str| {
+            answer
+                .as_ref()
+                .and_then(|v| v["error"][name].as_str())
+                .map(|s| s.chars().take(64).collect::<String>())
+        };
+        let (error_type, code) = (field("type"), field("code"));
         let mut body = String::from_utf8_lossy(&bytes).into_owned();
         if body.len() > 1024 {
             let mut cut = 1024;
@@ -94,6 +108,11 @@ impl OutboundClient {
             }
             body.truncate(cut);
         }
-        SendResult::Nacked { status, body }
+        SendResult::Nacked {
+            status,
+            error_type,
+            code,
+            body,
+        }
     }
 }

@@ -5,4 +5,4 @@ mod client;
 mod worker;
 
 pub use client::{OutboundClient, SendResult};
-pub use worker::{OutboxWorker, RetryPolicy};
+pub use worker::{OutboxWorker, RetryPolicy, Verdict};

@@ -8,6 +8,7 @@ use super::client::{OutboundClient, SendResult};
 use crate::clock::Clock;
 use crate::config::OutboxSettings;
 use crate::registry::Registry;
+use crate::service::Service;
 use crate::store::{DeliveryStatus, Destination, OutboxEntry, Store};
 use crate::telemetry::Metrics;
 use std::sync::Arc;
@@ -19,6 +20,9 @@ use tokio::sync::Notify;
 pub struct RetryPolicy {
     /// Attempts before an entry is marked failed.
     pub max_attempts: u32,
+    /// Attempts for a message refused for its signature (`POLICY-ERROR`, HTTP 401): the
+    /// counterpart may not yet see a rotated key, so a few tries, then it is settled.
+    pub policy_attempts: u32,
     /// Delay before the second attempt.
     pub initial_backoff: Duration,
     /// Longest delay between attempts.
@@ -29,13 +33,62 @@ impl From<&OutboxSettings> for RetryPolicy {
     fn from(s: &OutboxSettings) -> Self {
         Self {
             max_attempts: s.max_attempts,
+            policy_attempts: s.policy_attempts.min(s.max_attempts),
             initial_backoff: Duration::from_millis(s.initial_backoff_ms),
             max_backoff: Duration::from_millis(s.max_backoff_ms),
         }
     }
 }
 
+/// What to do after one attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// The counterpart ACKed.
+    Delivered,
+    /// Try again later with the same bytes and message_id.
+    Retry,
+    /// Settle the message as failed: `permanent` when retrying cannot change the answer (a
+    /// domain, context or schema NACK, another 4xx), else out of attempts.
+    GiveUp {
+        /// Refused for good rather than out of attempts.
+        permanent: bool,
+    },
+}
+
 impl RetryPolicy {
+    /// Tells transient failures from permanent ones. No answer, timeouts, HTTP 5xx, 408, 429 and
+    /// `CORE-ERROR` NACKs are transient; `DOMAIN-ERROR`, `CONTEXT-ERROR`, `JSON-SCHEMA-ERROR`
+    /// NACKs and other 4xx are permanent; a signature refusal (`POLICY-ERROR` or 401) is
+    /// retried [`Self::policy_attempts`] times. `attempts` counts the one just made.
+    pub fn verdict(&self, result: &SendResult, attempts: u32) -> Verdict {
+        let transient = |limit: u32| {
+            if attempts >= limit {
+                Verdict::GiveUp { permanent: false }
+            } else {
+                Verdict::Retry
+            }
+        };
+        match result {
+            SendResult::Acked => Verdict::Delivered,
+            SendResult::Unreachable(_) => transient(self.max_attempts),
+            SendResult::Nacked {
+                status, error_type, ..
+            } => match (error_type.as_deref(), *status) {
+                (_, 500..=599 | 408 | 429) | (Some("CORE-ERROR"), _) => transient(self.max_attempts),
+                (Some("POLICY-ERROR"), _) | (None, 401) => match transient(self.policy_attempts) {
+                    Verdict::GiveUp { .. } => Verdict::GiveUp { permanent: true },
+                    other => other,
+                },
+                (Some("DOMAIN-ERROR" | "CONTEXT-ERROR" | "JSON-SCHEMA-ERROR"), _) => {
+                    Verdict::GiveUp { permanent: true }
+                }
+                (_, 400..=499) => Verdict::GiveUp { permanent: true },
+                // A NACK without a known error type on a 2xx/3xx: nothing says it is final.
+                _ => transient(self.max_attempts),
+            },
+        }
+    }
+
     /// The delay after `attempts` failed attempts: `initial × 2^(attempts−1)`, capped, then
     /// scaled by a random factor in [0.5, 1.0] so peers recovering together are not hit at once.
     pub fn backoff(&self, attempts: u32, jitter: f64) -> Duration {
@@ -57,6 +110,7 @@ pub struct OutboxWorker {
     wake: Arc<Notify>,
     metrics: Arc<Metrics>,
     webhook_url: Option<String>,
+    service: Arc<Service>,
 }
 
 impl OutboxWorker {
@@ -71,6 +125,7 @@ impl OutboxWorker {
         wake: Arc<Notify>,
         metrics: Arc<Metrics>,
         webhook_url: Option<String>,
+        service: Arc<Service>,
     ) -> Self {
         Self {
             store,
@@ -81,6 +136,7 @@ impl OutboxWorker {
             wake,
             metrics,
             webhook_url,
+            service,
         }
     }
 
@@ -131,6 +187,7 @@ impl OutboxWorker {
             policy: self.policy,
             metrics: self.metrics.clone(),
             webhook_url: self.webhook_url.clone(),
+            service: self.service.clone(),
         }
     }
 }
@@ -143,6 +200,7 @@ struct Attempt {
     policy: RetryPolicy,
     metrics: Arc<Metrics>,
     webhook_url: Option<String>,
+    service: Arc<Service>,
 }
 
 impl Attempt {
@@ -180,20 +238,49 @@ impl Attempt {
         let result = self.client.post(&url, entry.body.as_bytes(), signed).await;
         entry.attempts += 1;
         let now = self.clock.now();
-        let outcome = match result {
+        let verdict = self.policy.verdict(&result, entry.attempts);
+        let code = match &result {
+            SendResult::Nacked { code, .. } => code.clone(),
+            SendResult::Acked | SendResult::Unreachable(_) => None,
+        };
+        match result {
             SendResult::Acked => {
-                entry.status = DeliveryStatus::Delivered;
                 entry.delivered_at = Some(now);
                 entry.last_error = None;
+            }
+            SendResult::Nacked { status, body, .. } => {
+                entry.last_error = Some(format!("HTTP {status}: {body}"))
+            }
+            SendResult::Unreachable(e) => entry.last_error = Some(e),
+        }
+        let outcome = match verdict {
+            Verdict::Delivered => {
+                entry.status = DeliveryStatus::Delivered;
                 "delivered"
             }
-            SendResult::Nacked { status, body } => {
-                entry.last_error = Some(format!("HTTP {status}: {body}"));
-                self.schedule_retry(&mut entry, now)
+            Verdict::Retry => {
+                let delay = self.policy.backoff(entry.attempts, rand_unit());
+                // The delay is capped by max_backoff, far inside chrono's range.
+                entry.next_attempt_at =
+                    now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
+                "retry"
             }
-            SendResult::Unreachable(e) => {
-                entry.last_error = Some(e);
-                self.schedule_retry(&mut entry, now)
+            Verdict::GiveUp { permanent } => {
+                entry.status = DeliveryStatus::Failed;
+                if let Destination::Beckn { leg, .. } = &entry.destination {
+                    // The order hears of it first: if we crash before the entry is saved, the
+                    // attempt is made again and the order is told again, which it takes once.
+                    let reason = entry.last_error.clone().unwrap_or_default();
+                    if let Err(e) = self
+                        .service
+                        .delivery_failed(&entry, *leg, permanent, code, reason)
+                        .await
+                    {
+                        tracing::error!(error = %crate::telemetry::chain(&e), message_id = %entry.message_id, "outbox: cannot record the failure on the order; the attempt will be made again");
+                        return;
+                    }
+                }
+                if permanent { "refused" } else { "failed" }
             }
         };
         tracing::info!(
@@ -209,17 +296,6 @@ impl Attempt {
             // The attempt will simply be repeated; the counterpart dedupes on message_id.
             tracing::error!(error = %crate::telemetry::chain(&e), message_id = %entry.message_id, "outbox: cannot save the attempt");
         }
-    }
-
-    fn schedule_retry(&self, entry: &mut OutboxEntry, now: chrono::DateTime<chrono::Utc>) -> &'static str {
-        if entry.attempts >= self.policy.max_attempts {
-            entry.status = DeliveryStatus::Failed;
-            return "failed";
-        }
-        let delay = self.policy.backoff(entry.attempts, rand_unit());
-        // The delay is capped by max_backoff, far inside chrono's range; saturate rather than fail.
-        entry.next_attempt_at = now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
-        "retry"
     }
 }
 
@@ -237,6 +313,7 @@ mod tests {
     fn backoff_doubles_caps_and_jitters_within_half() {
         let p = RetryPolicy {
             max_attempts: 5,
+            policy_attempts: 3,
             initial_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(1),
         };
@@ -246,5 +323,66 @@ mod tests {
         assert_eq!(p.backoff(10, 1.0), Duration::from_secs(1));
         assert_eq!(p.backoff(2, 0.0), Duration::from_millis(100));
         assert!(p.backoff(40, 0.5) <= Duration::from_secs(1));
+    }
+
+    fn nack(status: u16, error_type: Option<&str>) -> SendResult {
+        SendResult::Nacked {
+            status,
+            error_type: error_type.map(str::to_owned),
+            code: Some("30012".into()),
+            body: String::new(),
+        }
+    }
+
+    #[test]
+    fn transient_failures_are_retried_and_permanent_ones_settled_at_once() {
+        let p = RetryPolicy {
+            max_attempts: 5,
+            policy_attempts: 3,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(1),
+        };
+        let cases = [
+            (SendResult::Unreachable("refused".into()), Verdict::Retry),
+            (nack(503, None), Verdict::Retry),
+            (nack(408, None), Verdict::Retry),
+            (nack(429, None), Verdict::Retry),
+            (nack(400, Some("CORE-ERROR")), Verdict::Retry),
+            (nack(200, None), Verdict::Retry),
+            (
+                nack(400, Some("DOMAIN-ERROR")),
+                Verdict::GiveUp { permanent: true },
+            ),
+            (
+                nack(200, Some("DOMAIN-ERROR")),
+                Verdict::GiveUp { permanent: true },
+            ),
+            (
+                nack(400, Some("CONTEXT-ERROR")),
+                Verdict::GiveUp { permanent: true },
+            ),
+            (
+                nack(400, Some("JSON-SCHEMA-ERROR")),
+                Verdict::GiveUp { permanent: true },
+            ),
+            (nack(404, None), Verdict::GiveUp { permanent: true }),
+            (nack(401, Some("POLICY-ERROR")), Verdict::Retry),
+            (nack(401, None), Verdict::Retry),
+            (SendResult::Acked, Verdict::Delivered),
+        ];
+        for (result, expected) in cases {
+            assert_eq!(p.verdict(&result, 1), expected, "{result:?}");
+        }
+        // Signature refusals get a few tries, then are settled as refused.
+        assert_eq!(
+            p.verdict(&nack(401, Some("POLICY-ERROR")), 3),
+            Verdict::GiveUp { permanent: true }
+        );
+        // Transient ones run to the limit.
+        assert_eq!(p.verdict(&nack(503, None), 4), Verdict::Retry);
+        assert_eq!(
+            p.verdict(&nack(503, None), 5),
+            Verdict::GiveUp { permanent: false }
+        );
     }
 }

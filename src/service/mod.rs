@@ -7,7 +7,8 @@ mod effects;
 
 use crate::clock::Clock;
 use crate::orchestrator::{
-    self, Actor, Identity, Input, Inputs, Network, Order, Refusal, RestAction, order_id_of, read_event,
+    self, Actor, Event, Identity, Input, Inputs, Leg, Network, Order, Refusal, RestAction, order_id_of,
+    read_event,
 };
 use crate::protocol::{ACK_TEXT, Context, MessageId, NackError, nack_body};
 use crate::store::{
@@ -181,6 +182,49 @@ impl Service {
             Err(UpdateError::NotFound) => Ok(Err(Refusal::NotFound(format!("no order {order_id}")))),
             Err(UpdateError::Refused(refusal)) => Ok(Err(refusal)),
         }
+    }
+
+    /// Tells the order that one of its messages will not be delivered by retrying: refused for
+    /// good (`permanent`) or out of attempts. Taken once per message; durable when it returns.
+    pub async fn delivery_failed(
+        &self,
+        entry: &OutboxEntry,
+        leg: Leg,
+        permanent: bool,
+        code: Option<String>,
+        reason: String,
+    ) -> Result<(), StoreError> {
+        let event = Event::DeliveryFailed {
+            message_id: entry.message_id.clone(),
+            action: entry.action.clone(),
+            leg,
+            permanent,
+            code,
+            reason,
+        };
+        let now = self.clock.now();
+        let decide = |order: &Order| -> Result<Effect, Refusal> {
+            let mut new_id = MessageId::generate;
+            let mut inputs = Inputs {
+                now,
+                our_id: &self.identity.subscriber_id,
+                new_id: &mut new_id,
+            };
+            let step = orchestrator::step(Some(order), &Input::Delivery(&event), &mut inputs)?;
+            Ok(self.effect(step, Some(order), now).unwrap_or_else(|| Effect {
+                order: order.clone(),
+                outbox: vec![],
+                notifications: vec![],
+            }))
+        };
+        match self.store.update_order(&entry.order_id, &decide).await? {
+            Ok(_) => self.wake.notify_one(),
+            // The order is gone or the step refused: nothing to record it on.
+            Err(e) => {
+                tracing::warn!(order_id = %entry.order_id, message_id = %entry.message_id, refusal = ?e, "a failed message has no order to record it on")
+            }
+        }
+        Ok(())
     }
 
     /// Registers an order; `false` if its id or one of its transaction ids is taken.

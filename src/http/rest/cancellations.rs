@@ -57,8 +57,14 @@ pub struct CancelRequestView {
     pub decided_by: Option<String>,
     /// When it was decided.
     pub decided_at: Option<String>,
-    /// The order's status now (`ACTIVE`, `CANCELLATION_REQUESTED`, `CANCELLED`, `COMPLETED`).
+    /// The order's status now (`ACTIVE`, `CANCELLATION_REQUESTED`, `AWAITING_SELLER`,
+    /// `CANCELLED`, `COMPLETED`). `AWAITING_SELLER`: the customer agreed to the provider's
+    /// request and the seller is to cancel on the network with its own `/on_cancel`.
     pub order_status: String,
+    /// Counterparts' refusals to cancel since the request was decided (code, message, who),
+    /// newest last: an accepted request the seller or the LSP then refused shows it here.
+    #[schema(value_type = Vec<Object>)]
+    pub refusals: Vec<serde_json::Value>,
     /// The escrow now.
     pub escrow: EscrowView,
 }
@@ -124,6 +130,12 @@ fn view(order: &Order, r: &CancelRequest) -> CancelRequestView {
         decided_by: r.decided_by.clone(),
         decided_at: r.decided_at.map(format_timestamp),
         order_status: order.status.as_str().to_owned(),
+        refusals: order
+            .refusals
+            .iter()
+            .filter(|x| r.decided_at.is_some_and(|d| x.at >= d))
+            .map(super::orders::refusal_view)
+            .collect(),
         escrow: EscrowView {
             currency: e.currency.clone(),
             held: money(&e.currency, e.held),

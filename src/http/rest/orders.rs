@@ -6,8 +6,8 @@ use super::error::ApiError;
 use super::extract::{parse_body, visible_order};
 use crate::http::AppState;
 use crate::orchestrator::{
-    Escrow, Fulfillment, FulfillmentState, LegStatus, LogisticsLeg, Money, Order, OrderState, OrderStatus,
-    RetailLeg,
+    Escrow, Fulfillment, FulfillmentState, LegRefusal, LegStatus, LogisticsLeg, Money, Order, OrderState,
+    OrderStatus, RetailLeg,
 };
 use crate::protocol::{DomainFamily, SubscriberId, TransactionId, format_timestamp, is_city_code};
 use crate::store::{Destination, RequeueError, TimelineItem};
@@ -373,6 +373,14 @@ fn fulfillments(list: &[Fulfillment]) -> Value {
         .collect::<Vec<_>>())
 }
 
+/// A counterpart's refusal as the REST API shows it.
+pub fn refusal_view(r: &LegRefusal) -> Value {
+    json!({
+        "leg": r.leg, "by": r.by, "how": r.how, "code": r.code, "message": r.message,
+        "message_id": r.message_id, "at": format_timestamp(r.at),
+    })
+}
+
 /// The order as the REST API shows it.
 pub fn order_view(o: &Order) -> Value {
     let e = &o.escrow;
@@ -398,6 +406,10 @@ pub fn order_view(o: &Order) -> Value {
             "retail_reason": c.retail_reason, "logistics_reason": c.logistics_reason,
             "at": format_timestamp(c.at),
             "claim": c.claim.as_ref().map(|m| money(&m.currency, m.minor)),
+            "claims": c.claims.iter().map(|k| json!({
+                "type": k.kind.as_str(), "fulfillment_id": k.fulfillment_id,
+                "amount": money(&k.amount.currency, k.amount.minor),
+            })).collect::<Vec<_>>(),
             "legs": {
                 "retail": leg_status(&o.retail.status),
                 "logistics": o.logistics.as_ref().map(|l| leg_status(&l.status)),
@@ -405,6 +417,13 @@ pub fn order_view(o: &Order) -> Value {
             "awaiting_seller_update": o.awaiting_update,
         })),
         "charges": o.cancellation.as_ref().and_then(|c| c.claim.as_ref()).map(|m| money(&m.currency, m.minor)),
+        "city": o.city,
+        "country": o.country,
+        "refusals": o.refusals.iter().map(refusal_view).collect::<Vec<_>>(),
+        "failed_messages": o.failed_messages.iter().map(|f| json!({
+            "message_id": f.message_id, "action": f.action, "leg": f.leg, "permanent": f.permanent,
+            "reason": f.reason, "at": format_timestamp(f.at),
+        })).collect::<Vec<_>>(),
         "escrow": {
             "currency": e.currency,
             "held": money(&e.currency, e.held).get("value"),

@@ -1,0 +1,465 @@
+//! The decision step driven through histories of real-network behaviour, one rule each: Beckn
+//! messages read by `read_event` exactly as a peer would send them, REST actions as the API
+//! passes them. Whole cascades over HTTP are the fixtures' job (`fixtures/flows`).
+
+use super::model::*;
+use super::reasons::Party;
+use super::states::{FulfillmentState as S, OrderState};
+use super::{Actor, Input, Inputs, Network, NoticeKind, RestAction, Step, order_id_of, read_event, step};
+use crate::protocol::{Action, Context, DomainFamily, MessageId, SubscriberId, TransactionId};
+use chrono::{DateTime, TimeZone, Utc};
+use serde_json::{Value, json};
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2025, 1, 3, 11, 0, 0).unwrap()
+}
+
+fn sid(s: &str) -> SubscriberId {
+    SubscriberId::parse(s).unwrap()
+}
+
+fn order() -> Order {
+    Order {
+        id: "O1".into(),
+        customer_id: "cust-1".into(),
+        provider_id: "prov-1".into(),
+        state: OrderState::InProgress,
+        status: OrderStatus::Active,
+        cancel_requests: vec![],
+        escrow: Escrow {
+            currency: "INR".into(),
+            held: 54000,
+            refunded: 0,
+            charged: 0,
+        },
+        retail: RetailLeg {
+            domain: "ONDC:RET10".into(),
+            transaction_id: TransactionId::parse("TR").unwrap(),
+            bpp_id: sid("seller.com"),
+            bpp_uri: "https://seller.com".into(),
+            status: LegStatus::Active,
+            fulfillments: vec![Fulfillment {
+                id: "F1".into(),
+                kind: "Delivery".into(),
+                state: S::OutForDelivery,
+                updated_at: None,
+                rto_id: None,
+            }],
+        },
+        logistics: Some(LogisticsLeg {
+            domain: "ONDC:LOG10".into(),
+            order_id: "L1".into(),
+            transaction_id: TransactionId::parse("TL").unwrap(),
+            bpp_id: sid("lsp.com"),
+            bpp_uri: "https://lsp.com".into(),
+            linked_fulfillment_id: "F1".into(),
+            status: LegStatus::Active,
+            fulfillments: vec![],
+            charges: None,
+            charge_lines: vec![],
+        }),
+        cancellation: None,
+        awaiting_update: None,
+        city: None,
+        country: None,
+        refusals: vec![],
+        failed_messages: vec![],
+        created_at: t0(),
+        updated_at: t0(),
+    }
+}
+
+/// Plays one order through inputs, with message ids m1, m2, … for what it sends.
+struct History {
+    order: Order,
+    next_id: u32,
+    sent: Vec<Command>,
+}
+
+impl History {
+    fn new(order: Order) -> Self {
+        Self {
+            order,
+            next_id: 0,
+            sent: vec![],
+        }
+    }
+
+    fn run(&mut self, input: &Input<'_>) -> Result<Step, super::Refusal> {
+        let our = sid("bnp.com");
+        let mut n = self.next_id;
+        let mut new_id = || {
+            n += 1;
+            MessageId::parse(&format!("m{n}")).unwrap()
+        };
+        let mut inputs = Inputs {
+            now: t0(),
+            our_id: &our,
+            new_id: &mut new_id,
+        };
+        let result = step(Some(&self.order), input, &mut inputs)?;
+        self.next_id = n;
+        if let Some(o) = &result.order {
+            self.order = o.clone();
+        }
+        self.sent.extend(result.commands.clone());
+        Ok(result)
+    }
+
+    /// A Beckn message from `from` on its leg, read as the gateway reads it.
+    fn message(
+        &mut self,
+        action: Action,
+        from: &str,
+        message_id: &str,
+        body: Value,
+    ) -> Result<Step, super::Refusal> {
+        let family = if from == "lsp.com" {
+            DomainFamily::Logistics
+        } else {
+            DomainFamily::Retail
+        };
+        let context = Context {
+            domain: if family == DomainFamily::Logistics {
+                "ONDC:LOG10"
+            } else {
+                "ONDC:RET10"
+            }
+            .into(),
+            family,
+            action,
+            core_version: "1.2.5".into(),
+            bap_id: if action.is_callback() {
+                sid("bnp.com")
+            } else {
+                sid("buyer-app.com")
+            },
+            bap_uri: "https://bap".into(),
+            bpp_id: if action.is_callback() {
+                sid(from)
+            } else {
+                sid("seller.com")
+            },
+            bpp_uri: "https://bpp".into(),
+            transaction_id: TransactionId::parse(if family == DomainFamily::Logistics {
+                "TL"
+            } else {
+                "TR"
+            })
+            .unwrap(),
+            message_id: MessageId::parse(message_id).unwrap(),
+            timestamp: t0(),
+            ttl: None,
+            city: Some("std:080".into()),
+            country: Some("IND".into()),
+        };
+        let event = read_event(&context, &body);
+        let order_ref = order_id_of(&context, &body);
+        self.run(&Input::Network(Network {
+            context: &context,
+            order_ref: order_ref.as_deref(),
+            event: &event,
+        }))
+    }
+}
+
+fn fulfillment(id: &str, kind: &str, state: &str, tags: Value) -> Value {
+    json!({"id": id, "type": kind, "state": {"descriptor": {"code": state}}, "tags": tags})
+}
+
+fn on_cancel(order_id: &str, reason: Option<&str>, fulfillments: Vec<Value>, quote: Option<Value>) -> Value {
+    let mut order = json!({"id": order_id, "state": "In-progress", "fulfillments": fulfillments});
+    if let Some(r) = reason {
+        order["cancellation"] = json!({"cancelled_by": "x", "reason": {"id": r}});
+    }
+    if let Some(q) = quote {
+        order["quote"] = q;
+    }
+    json!({"message": {"order": order}})
+}
+
+fn tag(group: &str, list: &[(&str, &str)]) -> Value {
+    json!({"code": group, "list": list.iter().map(|(c, v)| json!({"code": c, "value": v})).collect::<Vec<_>>()})
+}
+
+fn update_of(c: &Command) -> (&[StateReport], &[Claim]) {
+    match c {
+        Command::UpdateStates { states, claims, .. } => (states, claims),
+        Command::Cancel { .. } => panic!("expected an update, got {c:?}"),
+    }
+}
+
+#[test]
+fn an_lsp_naming_its_own_fulfillments_drives_the_sellers_return_to_its_end() {
+    // ONDC's LOG examples: the LSP's forward is `1`, its return `1-RTO`; the seller's are F1 and
+    // F1-RTO. The RTO charge (rto line plus its tax) is claimed on the seller's return.
+    let mut h = History::new(order());
+    let quote = json!({"price": {"currency": "INR", "value": "82.60"}, "breakup": [
+        {"@ondc/org/item_id": "I1", "@ondc/org/title_type": "delivery", "price": {"currency": "INR", "value": "50.00"}},
+        {"@ondc/org/item_id": "I1", "@ondc/org/title_type": "tax", "price": {"currency": "INR", "value": "9.00"}},
+        {"@ondc/org/item_id": "I2", "@ondc/org/title_type": "rto", "price": {"currency": "INR", "value": "20.0"}},
+        {"@ondc/org/item_id": "I2", "@ondc/org/title_type": "tax", "price": {"currency": "INR", "value": "3.60"}}]});
+    let lsp = on_cancel(
+        "L1",
+        Some("103"),
+        vec![
+            fulfillment(
+                "1",
+                "Delivery",
+                "RTO",
+                json!([tag(
+                    "rto_event",
+                    &[("rto_id", "1-RTO"), ("cancellation_reason_id", "103")]
+                )]),
+            ),
+            fulfillment("1-RTO", "RTO", "RTO-Initiated", json!([])),
+        ],
+        Some(quote),
+    );
+    h.message(Action::OnCancel, "lsp.com", "lsp-1", lsp).unwrap();
+    assert!(h.order.retail.fulfillments.iter().all(|f| f.id != "1-RTO"));
+    let seller = on_cancel(
+        "O1",
+        None,
+        vec![
+            fulfillment(
+                "F1",
+                "Delivery",
+                "RTO",
+                json!([tag(
+                    "cancel_request",
+                    &[("rto_id", "F1-RTO"), ("reason_id", "103")]
+                )]),
+            ),
+            fulfillment("F1-RTO", "RTO", "RTO-Initiated", json!([])),
+        ],
+        None,
+    );
+    h.message(Action::OnCancel, "seller.com", "m1", seller).unwrap();
+    assert_eq!(h.order.retail.fulfillments[0].rto_id.as_deref(), Some("F1-RTO"));
+    let delivered = json!({"message": {"order": {"id": "L1", "fulfillments": [
+        {"id": "1-RTO", "type": "RTO", "state": {"descriptor": {"code": "RTO-Delivered"}},
+         "end": {"time": {"timestamp": "2025-01-03T15:00:00.000Z"}}}]}}});
+    let s = h
+        .message(Action::OnStatus, "lsp.com", "lsp-2", delivered)
+        .unwrap();
+    let (states, claims) = update_of(&s.commands[0]);
+    let rto = states.iter().find(|r| r.id == "F1-RTO").unwrap();
+    assert_eq!(rto.state, S::RtoDelivered);
+    assert_eq!(
+        rto.at,
+        Utc.with_ymd_and_hms(2025, 1, 3, 15, 0, 0).unwrap(),
+        "when it was reached"
+    );
+    assert!(states.iter().all(|r| r.id != "1-RTO"));
+    let claimed: Vec<(ClaimKind, &str, i64)> = claims
+        .iter()
+        .map(|c| (c.kind, c.fulfillment_id.as_str(), c.amount.minor))
+        .collect();
+    assert_eq!(
+        claimed,
+        vec![
+            (ClaimKind::Delivery, "F1", 5900),
+            (ClaimKind::Rto, "F1-RTO", 2360)
+        ],
+        "103 (store closed) is the seller's doing"
+    );
+}
+
+#[test]
+fn a_seller_refusing_our_cancel_keeps_the_order_live_and_says_so() {
+    let mut h = History::new(order());
+    let cancel = json!({"message": {"order_id": "O1", "cancellation_reason_id": "052"}});
+    h.message(Action::Cancel, "buyer-app.com", "b1", cancel).unwrap();
+    assert_eq!(h.order.status, OrderStatus::Cancelled);
+    let refusal = json!({"message": {"order": {"id": "O1"}},
+        "error": {"type": "DOMAIN-ERROR", "code": "50001", "message": "Cancellation not possible"}});
+    let s = h.message(Action::OnCancel, "seller.com", "m1", refusal).unwrap();
+    assert_eq!(h.order.retail.status, LegStatus::Active, "the leg stays live");
+    assert_eq!(
+        h.order.status,
+        OrderStatus::Active,
+        "the cancellation did not happen"
+    );
+    let r = &h.order.refusals[0];
+    assert_eq!(
+        (r.leg, r.by.as_str(), r.code.as_str(), r.how),
+        (Leg::Retail, "seller.com", "50001", RefusedHow::Callback)
+    );
+    let told: Vec<(&str, NoticeKind)> = s.notices.iter().map(|n| (n.user_id.as_str(), n.kind)).collect();
+    assert_eq!(
+        told,
+        vec![
+            ("cust-1", NoticeKind::CancellationRefused),
+            ("prov-1", NoticeKind::CancellationRefused)
+        ]
+    );
+    // The buyer may ask again.
+    let again = json!({"message": {"order_id": "O1", "cancellation_reason_id": "052"}});
+    assert!(h.message(Action::Cancel, "buyer-app.com", "b2", again).is_ok());
+}
+
+#[test]
+fn an_error_only_unsolicited_on_cancel_cancels_nothing() {
+    let mut h = History::new(order());
+    let body = json!({"message": {"order": {"id": "O1"}},
+        "error": {"type": "DOMAIN-ERROR", "code": "50001", "message": "nope"}});
+    let s = h.message(Action::OnCancel, "seller.com", "s1", body).unwrap();
+    assert_eq!(s.order, None);
+    assert_eq!(h.order.retail.status, LegStatus::Active);
+    assert!(h.order.cancellation.is_none());
+}
+
+#[test]
+fn a_cancel_nacked_for_good_reopens_its_leg_and_is_shown() {
+    let mut h = History::new(order());
+    let cancel = json!({"message": {"order_id": "O1", "cancellation_reason_id": "053"}});
+    h.message(Action::Cancel, "buyer-app.com", "b1", cancel).unwrap();
+    let failed = Event::DeliveryFailed {
+        message_id: MessageId::parse("m1").unwrap(),
+        action: "cancel".into(),
+        leg: Leg::Retail,
+        permanent: true,
+        code: Some("30012".into()),
+        reason: "HTTP 400: invalid reason".into(),
+    };
+    let s = h.run(&Input::Delivery(&failed)).unwrap();
+    assert_eq!(h.order.retail.status, LegStatus::Active);
+    assert_eq!(h.order.refusals[0].how, RefusedHow::Nack);
+    assert_eq!(h.order.refusals[0].code, "30012");
+    assert!(h.order.failed_messages[0].permanent);
+    assert!(s.notices.iter().any(|n| n.kind == NoticeKind::MessageFailed));
+    // Told twice (a retry after a crash), recorded once.
+    let again = h.run(&Input::Delivery(&failed)).unwrap();
+    assert_eq!(again.order, None);
+    assert_eq!(h.order.failed_messages.len(), 1);
+}
+
+#[test]
+fn a_delivered_order_or_an_unknown_fulfillment_cannot_be_cancelled() {
+    let mut delivered = order();
+    delivered.retail.fulfillments[0].state = S::OrderDelivered;
+    let mut h = History::new(delivered);
+    let cancel = json!({"message": {"order_id": "O1", "cancellation_reason_id": "053"}});
+    let e = h
+        .message(Action::Cancel, "buyer-app.com", "b1", cancel)
+        .unwrap_err();
+    assert_eq!(e.code(), "20007");
+    let mut h = History::new(order());
+    let cancel = json!({"message": {"order_id": "O1", "cancellation_reason_id": "053",
+        "descriptor": {"name": "fulfillment", "short_desc": "F9"}}});
+    let e = h
+        .message(Action::Cancel, "buyer-app.com", "b2", cancel)
+        .unwrap_err();
+    assert_eq!(e.code(), "50007");
+    assert!(h.sent.is_empty());
+}
+
+#[test]
+fn an_unsolicited_on_cancel_without_a_reason_is_refused_at_its_path() {
+    let mut h = History::new(order());
+    let body = on_cancel(
+        "L1",
+        None,
+        vec![fulfillment("1", "Delivery", "Cancelled", json!([]))],
+        None,
+    );
+    let e = h.message(Action::OnCancel, "lsp.com", "l1", body).unwrap_err();
+    assert_eq!(e.code(), "22502");
+    assert_eq!(
+        e.path().as_deref(),
+        Some("$.message.order.cancellation.reason.id")
+    );
+    assert!(h.sent.is_empty() && h.order.cancellation.is_none());
+}
+
+#[test]
+fn a_providers_request_accepted_waits_for_the_sellers_own_cancel() {
+    let mut h = History::new(order());
+    let request = RestAction::Request {
+        request_id: "r1",
+        reason_code: "002",
+        fulfillment_id: None,
+        note: None,
+    };
+    h.run(&Input::Rest {
+        actor: Actor::Provider("prov-1"),
+        action: request,
+    })
+    .unwrap();
+    let s = h
+        .run(&Input::Rest {
+            actor: Actor::Customer("cust-1"),
+            action: RestAction::Accept { request_id: "r1" },
+        })
+        .unwrap();
+    assert!(
+        s.commands.is_empty(),
+        "no /cancel with a seller code from the buyer side"
+    );
+    assert_eq!(h.order.status, OrderStatus::AwaitingSeller);
+    assert_eq!(
+        h.order.escrow.refunded, 0,
+        "nothing refunded before the seller cancels"
+    );
+    assert_eq!(s.notices[0].user_id, "prov-1");
+    assert!(s.notices[0].message.contains("/on_cancel"));
+    // The seller cancels on the network: the SNP-initiated cascade runs.
+    let seller = on_cancel(
+        "O1",
+        Some("002"),
+        vec![fulfillment("F1", "Delivery", "Cancelled", json!([]))],
+        None,
+    );
+    let s = h.message(Action::OnCancel, "seller.com", "s1", seller).unwrap();
+    match &s.commands[0] {
+        Command::Cancel { leg, reason, .. } => assert_eq!((*leg, reason.as_str()), (Leg::Logistics, "151")),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(h.order.status, OrderStatus::Cancelled);
+    assert_eq!(h.order.escrow.refunded, 54000);
+    assert_eq!(h.order.cancellation.as_ref().unwrap().initiator, Party::Seller);
+}
+
+#[test]
+fn a_rest_accept_and_a_network_cancel_send_the_same_messages() {
+    let mut network = History::new(order());
+    let cancel = json!({"message": {"order_id": "O1", "cancellation_reason_id": "053"}});
+    network
+        .message(Action::Cancel, "buyer-app.com", "b1", cancel)
+        .unwrap();
+    let mut rest = History::new(order());
+    let request = RestAction::Request {
+        request_id: "r1",
+        reason_code: "053",
+        fulfillment_id: None,
+        note: None,
+    };
+    rest.run(&Input::Rest {
+        actor: Actor::Customer("cust-1"),
+        action: request,
+    })
+    .unwrap();
+    rest.run(&Input::Rest {
+        actor: Actor::Provider("prov-1"),
+        action: RestAction::Accept { request_id: "r1" },
+    })
+    .unwrap();
+    assert_eq!(network.sent, rest.sent);
+}
+
+#[test]
+fn what_we_send_speaks_from_the_orders_city() {
+    let mut h = History::new(order());
+    let cancel = json!({"message": {"order_id": "O1", "cancellation_reason_id": "053"}});
+    h.message(Action::Cancel, "buyer-app.com", "b1", cancel).unwrap();
+    assert_eq!(h.order.city.as_deref(), Some("std:080"));
+    let me = super::Identity {
+        subscriber_id: sid("bnp.com"),
+        subscriber_url: "https://bnp.com".into(),
+    };
+    let built = super::build(&h.order, &h.sent[0], &me, t0());
+    let body: Value = serde_json::from_slice(&built.body).unwrap();
+    assert_eq!(body["context"]["city"], "std:080");
+    assert_eq!(body["context"]["country"], "IND");
+}
