@@ -111,6 +111,7 @@ struct Counterpart {
     received: Arc<Mutex<Vec<Received>>>,
     consumed: usize,
     nacks: Arc<AtomicUsize>,
+    nack_as: Arc<Mutex<(u16, String, String)>>,
     handle: actix_web::dev::ServerHandle,
 }
 
@@ -121,11 +122,12 @@ const REST_LANE: &str = "platform/REST";
 fn start_counterpart(bind: (String, u16), gateway_key: PublicKey) -> std::io::Result<(Counterpart, String)> {
     let received = Arc::new(Mutex::new(Vec::new()));
     let nacks = Arc::new(AtomicUsize::new(0));
-    let (rec, nk) = (received.clone(), nacks.clone());
+    let nack_as = Arc::new(Mutex::new((400, "CORE-ERROR".to_owned(), "31001".to_owned())));
+    let (rec, nk, na) = (received.clone(), nacks.clone(), nack_as.clone());
     let server = HttpServer::new(move || {
-        let (rec, nk) = (rec.clone(), nk.clone());
+        let (rec, nk, na) = (rec.clone(), nk.clone(), na.clone());
         App::new().default_service(web::to(move |req: HttpRequest, body: web::Bytes| {
-            let (rec, nk) = (rec.clone(), nk.clone());
+            let (rec, nk, na) = (rec.clone(), nk.clone(), na.clone());
             async move {
                 let action = req.path().rsplit('/').next().unwrap_or_default().to_owned();
                 let signature = match req.headers().get("authorization").and_then(|v| v.to_str().ok()) {
@@ -154,8 +156,16 @@ fn start_counterpart(bind: (String, u16), gateway_key: PublicKey) -> std::io::Re
                     .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
                     .is_ok();
                 if nack {
-                    HttpResponse::BadRequest().json(json!({"message": {"ack": {"status": "NACK"}},
-                        "error": {"type": "CORE-ERROR", "code": "30000", "message": "scripted NACK"}}))
+                    let (status, kind, code) =
+                        na.lock()
+                            .map(|g| g.clone())
+                            .unwrap_or((400, "CORE-ERROR".into(), "31001".into()));
+                    HttpResponse::build(
+                        actix_web::http::StatusCode::from_u16(status)
+                            .unwrap_or(actix_web::http::StatusCode::BAD_REQUEST),
+                    )
+                    .json(json!({"message": {"ack": {"status": "NACK"}},
+                        "error": {"type": kind, "code": code, "message": "scripted NACK"}}))
                 } else {
                     HttpResponse::Ok().json(json!({"message": {"ack": {"status": "ACK"}}}))
                 }
@@ -174,6 +184,7 @@ fn start_counterpart(bind: (String, u16), gateway_key: PublicKey) -> std::io::Re
             received,
             consumed: 0,
             nacks,
+            nack_as,
             handle,
         },
         format!("http://{addr}"),
@@ -535,6 +546,9 @@ impl<'f> Flow<'f> {
         }
         if let Some(s) = &step.script {
             if let Some(cp) = self.counterparts.get(&s.party) {
+                if let Ok(mut n) = cp.nack_as.lock() {
+                    *n = (s.nack_status, s.nack_type.clone(), s.nack_code.clone());
+                }
                 cp.nacks.store(s.nack_next, Ordering::SeqCst);
             }
             return Ok(());

@@ -159,6 +159,28 @@ pub struct Script {
     pub party: String,
     /// NACK this many of its next requests.
     pub nack_next: usize,
+    /// The NACK's `error.type`: `CORE-ERROR` (the default, a transient failure the gateway
+    /// retries), or `DOMAIN-ERROR`, `CONTEXT-ERROR`, `JSON-SCHEMA-ERROR`, `POLICY-ERROR`.
+    #[serde(default = "core_error")]
+    pub nack_type: String,
+    /// The NACK's `error.code` (default `31001`, internal error).
+    #[serde(default = "internal_error")]
+    pub nack_code: String,
+    /// The NACK's HTTP status (default 400).
+    #[serde(default = "bad_request")]
+    pub nack_status: u16,
+}
+
+fn core_error() -> String {
+    "CORE-ERROR".into()
+}
+
+fn internal_error() -> String {
+    "31001".into()
+}
+
+fn bad_request() -> u16 {
+    400
 }
 
 /// A fixture that cannot be used.
