@@ -55,6 +55,29 @@ pub struct Settings {
     pub outbox: OutboxSettings,
     /// The REST API.
     pub rest: RestSettings,
+    /// How long the gateway waits for others before it acts or tells someone.
+    #[serde(default)]
+    pub deadlines: DeadlineSettings,
+}
+
+/// The longest deadline accepted: a year.
+const MAX_DEADLINE_SECS: u64 = 365 * 24 * 3600;
+
+/// Deadlines, in seconds.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeadlineSettings {
+    /// After the customer agrees to a provider's request, how long the seller has to cancel on
+    /// the network (its `/on_cancel`) before both parties are told it has not.
+    pub awaiting_seller_secs: u64,
+}
+
+impl Default for DeadlineSettings {
+    fn default() -> Self {
+        Self {
+            awaiting_seller_secs: 7200,
+        }
+    }
 }
 
 /// Outbound delivery settings.
@@ -248,6 +271,11 @@ impl Settings {
         }
         if self.server.max_body_bytes == 0 {
             return Err(ConfigError("server.max_body_bytes must be > 0".into()));
+        }
+        if !(1..=MAX_DEADLINE_SECS).contains(&self.deadlines.awaiting_seller_secs) {
+            return Err(ConfigError(format!(
+                "deadlines.awaiting_seller_secs must be between 1 and {MAX_DEADLINE_SECS} (a year)"
+            )));
         }
         if !(self.subscriber_url.starts_with("http://") || self.subscriber_url.starts_with("https://")) {
             return Err(ConfigError(

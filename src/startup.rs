@@ -4,7 +4,7 @@
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::http::{AppState, ServerLimits};
-use crate::orchestrator::Identity;
+use crate::orchestrator::{Deadlines, Identity};
 use crate::outbound::{OutboundClient, OutboxWorker, RetryPolicy};
 use crate::protocol::{SchemaError, Schemas};
 use crate::registry::{Registry, RegistryError};
@@ -60,6 +60,8 @@ pub struct Application {
     server: Server,
     store: Arc<dyn Store>,
     worker: OutboxWorker,
+    service: Arc<Service>,
+    clock: Arc<dyn Clock>,
 }
 
 impl Application {
@@ -85,6 +87,12 @@ impl Application {
             settings.rest.webhook_url.clone(),
             clock.clone(),
             wake.clone(),
+            Deadlines {
+                // Bounded to a year by the settings check, so it converts.
+                awaiting_seller: chrono::Duration::seconds(
+                    i64::try_from(settings.deadlines.awaiting_seller_secs).unwrap_or(3600),
+                ),
+            },
         ));
         let client = OutboundClient::new(
             settings.signer(),
@@ -106,10 +114,10 @@ impl Application {
         let state = AppState {
             our_id: settings.subscriber_id.clone(),
             registry,
-            service,
+            service: service.clone(),
             store: store.clone(),
             schemas: Arc::new(Schemas::compile()?),
-            clock,
+            clock: clock.clone(),
             policy: settings.validity_policy(),
             core_versions: settings.protocol.core_versions.clone(),
             max_body: settings.server.max_body_bytes,
@@ -133,6 +141,8 @@ impl Application {
             server,
             store,
             worker,
+            service,
+            clock,
         })
     }
 
@@ -151,13 +161,17 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves, and delivers the outbox, until stopped (SIGINT/SIGTERM or the handle).
+    /// Serves, delivers the outbox and fires timers, until stopped (SIGINT/SIGTERM or the
+    /// handle).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let worker = tokio::spawn(self.worker.run());
+        let timers = tokio::spawn(crate::service::timers::run(self.service, self.clock));
         let result = self.server.await;
         worker.abort();
-        // Wait for the worker to be gone, so the store it holds is released with the server.
+        timers.abort();
+        // Wait for both to be gone, so the store they hold is released with the server.
         let _ = worker.await;
+        let _ = timers.await;
         result
     }
 }

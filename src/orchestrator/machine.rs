@@ -11,6 +11,7 @@
 //! order without a logistics leg has nothing to relay and ends when the SNP confirms.
 
 use super::charges;
+use super::model::Deadlines;
 use super::model::{
     Callback, Cancellation, Command, Event, FailedMessage, Fulfillment, FulfillmentReport, Leg, LegRefusal,
     LegStatus, Order, RefusedHow, StateReport,
@@ -43,6 +44,8 @@ pub struct Inputs<'a> {
     pub our_id: &'a SubscriberId,
     /// Source of fresh message ids for commands.
     pub new_id: &'a mut dyn FnMut() -> MessageId,
+    /// How long to wait for others.
+    pub deadlines: Deadlines,
 }
 
 /// The transition function.

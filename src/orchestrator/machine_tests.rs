@@ -121,6 +121,7 @@ impl Run {
                 now: t0(),
                 our_id: &our,
                 new_id: &mut new_id,
+                deadlines: Default::default(),
             },
         )?;
         self.next_id = n;

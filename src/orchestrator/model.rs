@@ -461,6 +461,53 @@ pub enum Event {
     },
 }
 
+/// A deadline the order keeps: when it passes, the decision step hears of it once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TimerKind {
+    /// The customer agreed to the provider's request; the seller has until then to cancel on the
+    /// network with its own `/on_cancel`.
+    AwaitingSeller {
+        /// The accepted request.
+        request_id: String,
+    },
+}
+
+impl TimerKind {
+    /// Tells two timers of one order apart (part of the store key).
+    pub fn tag(&self) -> String {
+        match self {
+            Self::AwaitingSeller { request_id } => format!("awaiting_seller:{request_id}"),
+        }
+    }
+}
+
+/// A durable timer: fires once, at or after `due_at`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timer {
+    /// The order it belongs to.
+    pub order_id: String,
+    /// When it is due.
+    pub due_at: DateTime<Utc>,
+    /// What it is for.
+    pub kind: TimerKind,
+}
+
+/// How long the gateway waits for others, from the settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadlines {
+    /// From the customer accepting a provider's request to the seller's own `/on_cancel`.
+    pub awaiting_seller: chrono::Duration,
+}
+
+impl Default for Deadlines {
+    fn default() -> Self {
+        Self {
+            awaiting_seller: chrono::Duration::hours(2),
+        }
+    }
+}
+
 /// Which leg a message goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -516,6 +563,63 @@ impl Command {
         match self {
             Self::Cancel { leg, message_id, .. } => (*leg, "cancel", message_id),
             Self::UpdateStates { message_id, .. } => (Leg::Retail, "update", message_id),
+        }
+    }
+}
+
+#[cfg(test)]
+impl Order {
+    /// A live order with a seller leg (F1 out for delivery) and an LSP leg, for tests.
+    pub fn sample(id: &str) -> Self {
+        use crate::protocol::{SubscriberId, TransactionId};
+        let t0 = DateTime::from_timestamp(1_735_902_000, 0).unwrap_or_default();
+        Self {
+            id: id.into(),
+            customer_id: "cust-1".into(),
+            provider_id: "prov-1".into(),
+            state: OrderState::InProgress,
+            status: OrderStatus::Active,
+            cancel_requests: vec![],
+            escrow: Escrow {
+                currency: "INR".into(),
+                held: 54000,
+                refunded: 0,
+                charged: 0,
+            },
+            retail: RetailLeg {
+                domain: "ONDC:RET10".into(),
+                transaction_id: TransactionId::parse(&format!("TR-{id}")).unwrap(),
+                bpp_id: SubscriberId::parse("seller.com").unwrap(),
+                bpp_uri: "https://seller.com".into(),
+                status: LegStatus::Active,
+                fulfillments: vec![Fulfillment {
+                    id: "F1".into(),
+                    kind: "Delivery".into(),
+                    state: FulfillmentState::OutForDelivery,
+                    updated_at: None,
+                    rto_id: None,
+                }],
+            },
+            logistics: Some(LogisticsLeg {
+                domain: "ONDC:LOG10".into(),
+                order_id: "L1".into(),
+                transaction_id: TransactionId::parse(&format!("TL-{id}")).unwrap(),
+                bpp_id: SubscriberId::parse("lsp.com").unwrap(),
+                bpp_uri: "https://lsp.com".into(),
+                linked_fulfillment_id: "F1".into(),
+                status: LegStatus::Active,
+                fulfillments: vec![],
+                charges: None,
+                charge_lines: vec![],
+            }),
+            cancellation: None,
+            awaiting_update: None,
+            city: None,
+            country: None,
+            refusals: vec![],
+            failed_messages: vec![],
+            created_at: t0,
+            updated_at: t0,
         }
     }
 }

@@ -14,7 +14,9 @@
 use super::charges;
 use super::events::EventError;
 use super::machine::{Inputs, Outcome, transition};
-use super::model::{Command, Event, Leg, LegStatus, Money, Order, OrderStatus, RequestStatus};
+use super::model::{
+    Command, Event, Leg, LegStatus, Money, Order, OrderStatus, RequestStatus, Timer, TimerKind,
+};
 use super::reasons::{self, Party};
 use super::refusal::Refusal;
 use super::requests::{self, Actor, RestAction};
@@ -40,6 +42,8 @@ pub enum NoticeKind {
     CancellationRefused,
     /// One of our messages will not be delivered by retrying.
     MessageFailed,
+    /// The seller has not cancelled by the deadline after the customer agreed.
+    SellerOverdue,
 }
 
 impl NoticeKind {
@@ -53,6 +57,7 @@ impl NoticeKind {
             Self::CancellationCompleted => "cancellation_completed",
             Self::CancellationRefused => "cancellation_refused",
             Self::MessageFailed => "message_failed",
+            Self::SellerOverdue => "seller_overdue",
         }
     }
 }
@@ -88,6 +93,8 @@ pub enum Input<'a> {
     Network(Network<'a>),
     /// The outbox gave up on one of our messages.
     Delivery(&'a Event),
+    /// A deadline of the order passed.
+    Timer(&'a TimerKind),
     /// A REST action by a customer or a provider.
     Rest {
         /// Who, as the token says.
@@ -107,6 +114,8 @@ pub struct Step {
     pub commands: Vec<Command>,
     /// Notifications to raise, in order.
     pub notices: Vec<Notice>,
+    /// Deadlines to keep.
+    pub timers: Vec<Timer>,
 }
 
 /// Decides `input` against `order`. Pure: reads nothing but its arguments (fresh message ids
@@ -114,7 +123,8 @@ pub struct Step {
 pub fn step(order: Option<&Order>, input: &Input<'_>, inputs: &mut Inputs<'_>) -> Result<Step, Refusal> {
     let (old, outcome) = match (input, order) {
         // Messages for transactions the gateway does not track are kept for audit and ACKed.
-        (Input::Network(_) | Input::Delivery(_), None) => return Ok(Step::default()),
+        (Input::Network(_) | Input::Delivery(_) | Input::Timer(_), None) => return Ok(Step::default()),
+        (Input::Timer(kind), Some(order)) => return Ok(deadline_passed(order, kind)),
         (Input::Rest { .. }, None) => return Err(Refusal::NotFound("no such order".into())),
         (Input::Network(message), Some(order)) => (order, network(order, message, inputs)?),
         (Input::Delivery(event), Some(order)) => (order, transition(order, event, inputs)?),
@@ -133,12 +143,69 @@ pub fn step(order: Option<&Order>, input: &Input<'_>, inputs: &mut Inputs<'_>) -
         next.country = next.country.or_else(|| message.context.country.clone());
     }
     let notices = consequences(old, &mut next, by_network);
+    let timers = deadlines(old, &next, inputs);
     next.updated_at = inputs.now;
     Ok(Step {
         order: Some(next),
         commands,
         notices,
+        timers,
     })
+}
+
+/// The deadlines a change starts: a provider's request accepted gives the seller until
+/// `awaiting_seller` to cancel on the network.
+fn deadlines(old: &Order, new: &Order, inputs: &Inputs<'_>) -> Vec<Timer> {
+    new.cancel_requests
+        .iter()
+        .filter(|r| r.status == RequestStatus::Accepted && r.requested_by == Party::Seller)
+        .filter(|r| {
+            old.cancel_requests
+                .iter()
+                .any(|o| o.id == r.id && o.status == RequestStatus::Pending)
+        })
+        .map(|r| Timer {
+            order_id: new.id.clone(),
+            due_at: inputs.now + inputs.deadlines.awaiting_seller,
+            kind: TimerKind::AwaitingSeller {
+                request_id: r.id.clone(),
+            },
+        })
+        .collect()
+}
+
+/// A deadline passed: what it means now, if anything still waits on it.
+fn deadline_passed(order: &Order, kind: &TimerKind) -> Step {
+    match kind {
+        TimerKind::AwaitingSeller { request_id } => {
+            let still_waiting = order.status == OrderStatus::AwaitingSeller
+                && order
+                    .cancel_requests
+                    .iter()
+                    .any(|r| r.id == *request_id && r.status == RequestStatus::Accepted);
+            if !still_waiting {
+                return Step::default();
+            }
+            let notices = [&order.customer_id, &order.provider_id]
+                .into_iter()
+                .map(|user| Notice {
+                    user_id: user.clone(),
+                    kind: NoticeKind::SellerOverdue,
+                    request_id: Some(request_id.clone()),
+                    message: format!(
+                        "the seller has not cancelled order {} on the network although the customer agreed; the provider should send its /on_cancel",
+                        order.id
+                    ),
+                })
+                .collect();
+            Step {
+                order: None,
+                commands: vec![],
+                notices,
+                timers: vec![],
+            }
+        }
+    }
 }
 
 /// The network rules: who may speak about the order, what it must name, and then the state

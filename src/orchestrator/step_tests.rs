@@ -4,7 +4,7 @@
 
 use super::model::*;
 use super::reasons::Party;
-use super::states::{FulfillmentState as S, OrderState};
+use super::states::FulfillmentState as S;
 use super::{Actor, Input, Inputs, Network, NoticeKind, RestAction, Step, order_id_of, read_event, step};
 use crate::protocol::{Action, Context, DomainFamily, MessageId, SubscriberId, TransactionId};
 use chrono::{DateTime, TimeZone, Utc};
@@ -19,54 +19,7 @@ fn sid(s: &str) -> SubscriberId {
 }
 
 fn order() -> Order {
-    Order {
-        id: "O1".into(),
-        customer_id: "cust-1".into(),
-        provider_id: "prov-1".into(),
-        state: OrderState::InProgress,
-        status: OrderStatus::Active,
-        cancel_requests: vec![],
-        escrow: Escrow {
-            currency: "INR".into(),
-            held: 54000,
-            refunded: 0,
-            charged: 0,
-        },
-        retail: RetailLeg {
-            domain: "ONDC:RET10".into(),
-            transaction_id: TransactionId::parse("TR").unwrap(),
-            bpp_id: sid("seller.com"),
-            bpp_uri: "https://seller.com".into(),
-            status: LegStatus::Active,
-            fulfillments: vec![Fulfillment {
-                id: "F1".into(),
-                kind: "Delivery".into(),
-                state: S::OutForDelivery,
-                updated_at: None,
-                rto_id: None,
-            }],
-        },
-        logistics: Some(LogisticsLeg {
-            domain: "ONDC:LOG10".into(),
-            order_id: "L1".into(),
-            transaction_id: TransactionId::parse("TL").unwrap(),
-            bpp_id: sid("lsp.com"),
-            bpp_uri: "https://lsp.com".into(),
-            linked_fulfillment_id: "F1".into(),
-            status: LegStatus::Active,
-            fulfillments: vec![],
-            charges: None,
-            charge_lines: vec![],
-        }),
-        cancellation: None,
-        awaiting_update: None,
-        city: None,
-        country: None,
-        refusals: vec![],
-        failed_messages: vec![],
-        created_at: t0(),
-        updated_at: t0(),
-    }
+    Order::sample("O1")
 }
 
 /// Plays one order through inputs, with message ids m1, m2, … for what it sends.
@@ -96,6 +49,7 @@ impl History {
             now: t0(),
             our_id: &our,
             new_id: &mut new_id,
+            deadlines: Default::default(),
         };
         let result = step(Some(&self.order), input, &mut inputs)?;
         self.next_id = n;
@@ -404,6 +358,24 @@ fn a_providers_request_accepted_waits_for_the_sellers_own_cancel() {
     );
     assert_eq!(s.notices[0].user_id, "prov-1");
     assert!(s.notices[0].message.contains("/on_cancel"));
+    assert_eq!(s.timers.len(), 1, "the seller's deadline starts");
+    assert_eq!(s.timers[0].due_at, t0() + chrono::Duration::hours(2));
+    // The deadline passes: both parties hear of it, nothing else changes.
+    let overdue = h.run(&Input::Timer(&s.timers[0].kind)).unwrap();
+    assert_eq!(overdue.order, None);
+    let told: Vec<(&str, NoticeKind)> = overdue
+        .notices
+        .iter()
+        .map(|n| (n.user_id.as_str(), n.kind))
+        .collect();
+    assert_eq!(
+        told,
+        vec![
+            ("cust-1", NoticeKind::SellerOverdue),
+            ("prov-1", NoticeKind::SellerOverdue)
+        ]
+    );
+    let kind = s.timers[0].kind.clone();
     // The seller cancels on the network: the SNP-initiated cascade runs.
     let seller = on_cancel(
         "O1",
@@ -419,6 +391,8 @@ fn a_providers_request_accepted_waits_for_the_sellers_own_cancel() {
     assert_eq!(h.order.status, OrderStatus::Cancelled);
     assert_eq!(h.order.escrow.refunded, 54000);
     assert_eq!(h.order.cancellation.as_ref().unwrap().initiator, Party::Seller);
+    // A deadline that passes after the seller did cancel says nothing.
+    assert_eq!(h.run(&Input::Timer(&kind)).unwrap(), Step::default());
 }
 
 #[test]

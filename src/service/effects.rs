@@ -100,5 +100,6 @@ pub fn effect(
         order,
         outbox,
         notifications: notifications.into_iter().map(|(_, n)| n).collect(),
+        timers: vec![],
     }
 }

@@ -4,11 +4,12 @@
 //! its notices — and wakes the outbox worker. It decides nothing itself.
 
 mod effects;
+pub mod timers;
 
 use crate::clock::Clock;
 use crate::orchestrator::{
-    self, Actor, Event, Identity, Input, Inputs, Leg, Network, Order, Refusal, RestAction, order_id_of,
-    read_event,
+    self, Actor, Deadlines, Event, Identity, Input, Inputs, Leg, Network, Order, Refusal, RestAction, Step,
+    Timer, order_id_of, read_event,
 };
 use crate::protocol::{ACK_TEXT, Context, MessageId, NackError, nack_body};
 use crate::store::{
@@ -27,6 +28,7 @@ pub struct Service {
     webhook_url: Option<String>,
     clock: Arc<dyn Clock>,
     wake: Arc<Notify>,
+    deadlines: Deadlines,
 }
 
 impl std::fmt::Debug for Service {
@@ -66,6 +68,7 @@ impl Service {
         webhook_url: Option<String>,
         clock: Arc<dyn Clock>,
         wake: Arc<Notify>,
+        deadlines: Deadlines,
     ) -> Self {
         Self {
             store,
@@ -73,6 +76,7 @@ impl Service {
             webhook_url,
             clock,
             wake,
+            deadlines,
         }
     }
 
@@ -86,27 +90,53 @@ impl Service {
         &self.identity
     }
 
-    fn effect(
-        &self,
-        step: orchestrator::Step,
-        unchanged: Option<&Order>,
-        now: DateTime<Utc>,
-    ) -> Option<Effect> {
+    /// Runs the decision step with fresh message ids, our identity and our deadlines.
+    fn decide(&self, order: Option<&Order>, input: &Input<'_>, now: DateTime<Utc>) -> Result<Step, Refusal> {
+        let mut new_id = MessageId::generate;
+        let mut inputs = Inputs {
+            now,
+            our_id: &self.identity.subscriber_id,
+            new_id: &mut new_id,
+            deadlines: self.deadlines,
+        };
+        orchestrator::step(order, input, &mut inputs)
+    }
+
+    fn effect(&self, step: Step, unchanged: Option<&Order>, now: DateTime<Utc>) -> Option<Effect> {
         let order = step.order.or_else(|| {
             // A step that changed nothing but still has something to say is written against the
             // order as it was.
-            (!step.commands.is_empty() || !step.notices.is_empty())
+            (!step.commands.is_empty() || !step.notices.is_empty() || !step.timers.is_empty())
                 .then(|| unchanged.cloned())
                 .flatten()
         })?;
-        Some(effects::effect(
+        let mut effect = effects::effect(
             &self.identity,
             self.webhook_url.as_deref(),
             order,
             &step.commands,
             step.notices,
             now,
-        ))
+        );
+        effect.timers = step.timers;
+        Some(effect)
+    }
+
+    /// Fires a due timer: in one atomic step the timer is removed and what the decision step
+    /// makes of it is written, so it fires once. `false` if it had fired already.
+    pub async fn fire(&self, timer: &Timer) -> Result<bool, StoreError> {
+        let now = self.clock.now();
+        let decide = |order: &Order| -> Result<Effect, Refusal> {
+            let step = self.decide(Some(order), &Input::Timer(&timer.kind), now)?;
+            Ok(self
+                .effect(step, Some(order), now)
+                .unwrap_or_else(|| Effect::unchanged(order)))
+        };
+        let fired = self.store.fire_timer(timer, &decide).await?;
+        if fired {
+            self.wake.notify_one();
+        }
+        Ok(fired)
     }
 
     /// Stores a verified, valid network message and what it does to its order, in one atomic
@@ -127,13 +157,7 @@ impl Service {
                 order_ref: order_ref.as_deref(),
                 event: &event,
             });
-            let mut new_id = MessageId::generate;
-            let mut inputs = Inputs {
-                now,
-                our_id: &self.identity.subscriber_id,
-                new_id: &mut new_id,
-            };
-            match orchestrator::step(order, &input, &mut inputs) {
+            match self.decide(order, &input, now) {
                 Ok(step) => Decision {
                     answer: ack(),
                     effect: self.effect(step, order, now),
@@ -161,18 +185,10 @@ impl Service {
     ) -> Result<Result<Order, Refusal>, StoreError> {
         let now = self.clock.now();
         let decide = |order: &Order| -> Result<Effect, Refusal> {
-            let mut new_id = MessageId::generate;
-            let mut inputs = Inputs {
-                now,
-                our_id: &self.identity.subscriber_id,
-                new_id: &mut new_id,
-            };
-            let step = orchestrator::step(Some(order), &Input::Rest { actor, action }, &mut inputs)?;
-            Ok(self.effect(step, Some(order), now).unwrap_or_else(|| Effect {
-                order: order.clone(),
-                outbox: vec![],
-                notifications: vec![],
-            }))
+            let step = self.decide(Some(order), &Input::Rest { actor, action }, now)?;
+            Ok(self
+                .effect(step, Some(order), now)
+                .unwrap_or_else(|| Effect::unchanged(order)))
         };
         match self.store.update_order(order_id, &decide).await? {
             Ok(order) => {
@@ -204,18 +220,10 @@ impl Service {
         };
         let now = self.clock.now();
         let decide = |order: &Order| -> Result<Effect, Refusal> {
-            let mut new_id = MessageId::generate;
-            let mut inputs = Inputs {
-                now,
-                our_id: &self.identity.subscriber_id,
-                new_id: &mut new_id,
-            };
-            let step = orchestrator::step(Some(order), &Input::Delivery(&event), &mut inputs)?;
-            Ok(self.effect(step, Some(order), now).unwrap_or_else(|| Effect {
-                order: order.clone(),
-                outbox: vec![],
-                notifications: vec![],
-            }))
+            let step = self.decide(Some(order), &Input::Delivery(&event), now)?;
+            Ok(self
+                .effect(step, Some(order), now)
+                .unwrap_or_else(|| Effect::unchanged(order)))
         };
         match self.store.update_order(&entry.order_id, &decide).await? {
             Ok(_) => self.wake.notify_one(),

@@ -11,7 +11,7 @@ mod sled_store;
 pub use group_commit::DurableError;
 pub use sled_store::SledStore;
 
-use crate::orchestrator::{Leg, Order, Refusal};
+use crate::orchestrator::{Leg, Order, Refusal, Timer};
 use crate::protocol::{Action, MessageId, SubscriberId, TransactionId};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -255,6 +255,20 @@ pub struct Effect {
     pub outbox: Vec<OutboxEntry>,
     /// Notifications to keep.
     pub notifications: Vec<Notification>,
+    /// Deadlines to keep, fired once each when due.
+    pub timers: Vec<Timer>,
+}
+
+impl Effect {
+    /// Writes `order` as it is, and nothing else.
+    pub fn unchanged(order: &Order) -> Self {
+        Self {
+            order: order.clone(),
+            outbox: vec![],
+            notifications: vec![],
+            timers: vec![],
+        }
+    }
 }
 
 /// What an inbound message does, decided inside the store's atomic step from the current order.
@@ -374,6 +388,21 @@ pub trait Store: Send + Sync + 'static {
 
     /// Audit entries in arrival order, starting after sequence number `after`.
     fn inbound_after(&self, after: u64, limit: usize) -> Result<Vec<(u64, InboundRecord)>, StoreError>;
+
+    /// Timers due at `now`, earliest first; finding them costs the same however many are kept.
+    fn due_timers(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Timer>, StoreError>;
+
+    /// When the earliest timer is due.
+    fn next_timer(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
+
+    /// In one atomic step: removes `timer` and writes what `decide` makes of its order; `false`
+    /// (and nothing written) if the timer is gone, i.e. it fired already. A refusal or a missing
+    /// order still removes it. Durable when it returns.
+    async fn fire_timer(
+        &self,
+        timer: &Timer,
+        decide: &(dyn for<'o> Fn(&'o Order) -> Result<Effect, Refusal> + Send + Sync),
+    ) -> Result<bool, StoreError>;
 
     /// Writes one registry cache entry (opaque bytes under a key); durable when it returns.
     async fn put_registry_entry(&self, key: &str, value: Vec<u8>) -> Result<(), StoreError>;

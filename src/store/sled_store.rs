@@ -12,7 +12,7 @@ use super::{
     Accepted, Decision, DeliveryStatus, Effect, InboundRecord, Notification, OutboxEntry, RequeueError,
     Store, StoreError, StoredAnswer, TimelineItem, UpdateError,
 };
-use crate::orchestrator::Order;
+use crate::orchestrator::{Order, Refusal, Timer};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
@@ -60,6 +60,19 @@ fn log_key(order_id: &str, counter: u64) -> Vec<u8> {
     k
 }
 
+/// `timers` key: due time (milliseconds, big-endian, so the tree is in due order), order id,
+/// NUL, the timer's tag.
+fn timer_key(timer: &Timer) -> Vec<u8> {
+    let millis = u64::try_from(timer.due_at.timestamp_millis()).unwrap_or(0);
+    let tag = timer.kind.tag();
+    let mut k = Vec::with_capacity(8 + timer.order_id.len() + 1 + tag.len());
+    k.extend_from_slice(&millis.to_be_bytes());
+    k.extend_from_slice(timer.order_id.as_bytes());
+    k.push(0);
+    k.extend_from_slice(tag.as_bytes());
+    k
+}
+
 /// The trees an order change touches.
 struct EffectTrees<'a> {
     orders: &'a TransactionalTree,
@@ -67,6 +80,7 @@ struct EffectTrees<'a> {
     pending: &'a TransactionalTree,
     log: &'a TransactionalTree,
     notes: &'a TransactionalTree,
+    timers: &'a TransactionalTree,
 }
 
 /// Writes an order change, its outbox entries and its notifications inside a transaction.
@@ -77,7 +91,11 @@ fn write_effect(t: &EffectTrees<'_>, effect: &Effect) -> TxResult<()> {
         pending,
         log,
         notes,
+        timers,
     } = *t;
+    for timer in &effect.timers {
+        timers.insert(timer_key(timer), encode(timer).map_err(abort)?)?;
+    }
     for n in &effect.notifications {
         notes.insert(
             log_key(&n.user_id, notes.generate_id()?),
@@ -138,6 +156,7 @@ pub struct SledStore {
     pending: sled::Tree,
     order_log: sled::Tree,
     notes: sled::Tree,
+    timers: sled::Tree,
     commit: Arc<GroupCommit>,
 }
 
@@ -163,6 +182,7 @@ impl SledStore {
             pending: db.open_tree("outbox_pending").map_err(engine)?,
             order_log: db.open_tree("order_log").map_err(engine)?,
             notes: db.open_tree("notifications").map_err(engine)?,
+            timers: db.open_tree("timers").map_err(engine)?,
             db,
             commit,
         })
@@ -190,53 +210,57 @@ impl Store for SledStore {
             &self.pending,
             &self.order_log,
             &self.notes,
+            &self.timers,
         );
         let outcome = trees
-            .transaction(|(inbound, dedupe, orders, txn, outbox, pending, log, notes)| {
-                if let Some(existing) = dedupe.get(&key)? {
-                    return Ok(Err(existing));
-                }
-                let order_id = txn.get(record.transaction_id.as_str().as_bytes())?;
-                let order: Option<Order> = match &order_id {
-                    Some(id) => orders.get(id)?.map(|v| decode(&v)).transpose().map_err(abort)?,
-                    None => None,
-                };
-                let decision = decide(order.as_ref());
-                // Sequence numbers start at 1 so that "after 0" means "from the start".
-                let seq = inbound.generate_id()? + 1;
-                let stored = InboundRecord {
-                    answer: decision.answer.clone(),
-                    ..record.clone()
-                };
-                inbound.insert(&seq.to_be_bytes(), encode(&stored).map_err(abort)?)?;
-                dedupe.insert(
-                    key.as_slice(),
-                    encode(DedupeEntry {
-                        seq,
+            .transaction(
+                |(inbound, dedupe, orders, txn, outbox, pending, log, notes, timers)| {
+                    if let Some(existing) = dedupe.get(&key)? {
+                        return Ok(Err(existing));
+                    }
+                    let order_id = txn.get(record.transaction_id.as_str().as_bytes())?;
+                    let order: Option<Order> = match &order_id {
+                        Some(id) => orders.get(id)?.map(|v| decode(&v)).transpose().map_err(abort)?,
+                        None => None,
+                    };
+                    let decision = decide(order.as_ref());
+                    // Sequence numbers start at 1 so that "after 0" means "from the start".
+                    let seq = inbound.generate_id()? + 1;
+                    let stored = InboundRecord {
                         answer: decision.answer.clone(),
-                    })
-                    .map_err(abort)?,
-                )?;
-                if let Some(order) = &order {
-                    log.insert(
-                        log_key(&order.id, log.generate_id()?),
-                        encode(LogRef::In { seq }).map_err(abort)?,
+                        ..record.clone()
+                    };
+                    inbound.insert(&seq.to_be_bytes(), encode(&stored).map_err(abort)?)?;
+                    dedupe.insert(
+                        key.as_slice(),
+                        encode(DedupeEntry {
+                            seq,
+                            answer: decision.answer.clone(),
+                        })
+                        .map_err(abort)?,
                     )?;
-                }
-                if let Some(effect) = &decision.effect {
-                    write_effect(
-                        &EffectTrees {
-                            orders,
-                            outbox,
-                            pending,
-                            log,
-                            notes,
-                        },
-                        effect,
-                    )?;
-                }
-                Ok(Ok((seq, decision.answer)))
-            })
+                    if let Some(order) = &order {
+                        log.insert(
+                            log_key(&order.id, log.generate_id()?),
+                            encode(LogRef::In { seq }).map_err(abort)?,
+                        )?;
+                    }
+                    if let Some(effect) = &decision.effect {
+                        write_effect(
+                            &EffectTrees {
+                                orders,
+                                outbox,
+                                pending,
+                                log,
+                                notes,
+                                timers,
+                            },
+                            effect,
+                        )?;
+                    }
+                    Ok(Ok((seq, decision.answer)))
+                },
+            )
             .map_err(tx_error)?;
         // A duplicate also waits: the first copy may not be durable yet, and its answer must not
         // reach the peer before it is.
@@ -286,7 +310,7 @@ impl Store for SledStore {
     async fn update_order(
         &self,
         id: &str,
-        decide: &(dyn for<'o> Fn(&'o Order) -> Result<Effect, crate::orchestrator::Refusal> + Send + Sync),
+        decide: &(dyn for<'o> Fn(&'o Order) -> Result<Effect, Refusal> + Send + Sync),
     ) -> Result<Result<Order, UpdateError>, StoreError> {
         let result = (
             &self.orders,
@@ -294,8 +318,9 @@ impl Store for SledStore {
             &self.pending,
             &self.order_log,
             &self.notes,
+            &self.timers,
         )
-            .transaction(|(orders, outbox, pending, log, notes)| {
+            .transaction(|(orders, outbox, pending, log, notes, timers)| {
                 let Some(current) = orders.get(id.as_bytes())? else {
                     return Ok(Err(UpdateError::NotFound));
                 };
@@ -309,6 +334,7 @@ impl Store for SledStore {
                                 pending,
                                 log,
                                 notes,
+                                timers,
                             },
                             &effect,
                         )?;
@@ -453,6 +479,71 @@ impl Store for SledStore {
         Ok(out)
     }
 
+    fn due_timers(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Timer>, StoreError> {
+        let end = u64::try_from(now.timestamp_millis())
+            .unwrap_or(0)
+            .saturating_add(1);
+        self.timers
+            .range(..end.to_be_bytes().to_vec())
+            .take(limit)
+            .map(|item| {
+                let (_, v) = item.map_err(engine)?;
+                decode(&v)
+            })
+            .collect()
+    }
+
+    fn next_timer(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        match self.timers.first().map_err(engine)? {
+            Some((_, v)) => Ok(Some(decode::<Timer>(&v)?.due_at)),
+            None => Ok(None),
+        }
+    }
+
+    async fn fire_timer(
+        &self,
+        timer: &Timer,
+        decide: &(dyn for<'o> Fn(&'o Order) -> Result<Effect, Refusal> + Send + Sync),
+    ) -> Result<bool, StoreError> {
+        let key = timer_key(timer);
+        let fired = (
+            &self.orders,
+            &self.outbox,
+            &self.pending,
+            &self.order_log,
+            &self.notes,
+            &self.timers,
+        )
+            .transaction(|(orders, outbox, pending, log, notes, timers)| {
+                if timers.remove(key.as_slice())?.is_none() {
+                    return Ok(false);
+                }
+                let Some(current) = orders.get(timer.order_id.as_bytes())? else {
+                    return Ok(true);
+                };
+                let current: Order = decode(&current).map_err(abort)?;
+                if let Ok(effect) = decide(&current) {
+                    write_effect(
+                        &EffectTrees {
+                            orders,
+                            outbox,
+                            pending,
+                            log,
+                            notes,
+                            timers,
+                        },
+                        &effect,
+                    )?;
+                }
+                Ok(true)
+            })
+            .map_err(tx_error)?;
+        if fired {
+            self.durable().await?;
+        }
+        Ok(fired)
+    }
+
     async fn put_registry_entry(&self, key: &str, value: Vec<u8>) -> Result<(), StoreError> {
         self.registry.insert(key.as_bytes(), value).map_err(engine)?;
         self.durable().await
@@ -573,5 +664,46 @@ mod tests {
             store.accept_inbound(record("M1"), &ack).await.unwrap(),
             Accepted::Duplicate { .. }
         ));
+    }
+
+    #[tokio::test]
+    async fn a_timer_fires_once_in_due_order_and_survives_reopening() {
+        use crate::orchestrator::{Timer, TimerKind};
+        let dir = tempfile::tempdir().unwrap();
+        let t = |h: i64, id: &str| Timer {
+            order_id: id.into(),
+            due_at: chrono::DateTime::from_timestamp(1_700_000_000 + h * 3600, 0).unwrap(),
+            kind: TimerKind::AwaitingSeller {
+                request_id: format!("r-{id}"),
+            },
+        };
+        {
+            let store = SledStore::open(dir.path()).unwrap();
+            // Written through the path every timer takes: an order change's effect.
+            let order = crate::orchestrator::Order::sample("O1");
+            assert!(store.insert_order(&order).await.unwrap());
+            let effect = |o: &Order| {
+                Ok(Effect {
+                    timers: vec![t(2, "O1"), t(1, "O1")],
+                    ..Effect::unchanged(o)
+                })
+            };
+            store.update_order("O1", &effect).await.unwrap().unwrap();
+        }
+        let store = SledStore::open(dir.path()).unwrap();
+        let at = |h: i64| chrono::DateTime::from_timestamp(1_700_000_000 + h * 3600, 0).unwrap();
+        assert!(store.due_timers(at(0), 10).unwrap().is_empty());
+        assert_eq!(store.next_timer().unwrap(), Some(at(1)));
+        let due = store.due_timers(at(3), 10).unwrap();
+        assert_eq!(due, vec![t(1, "O1"), t(2, "O1")], "earliest first");
+        let seen = std::sync::atomic::AtomicUsize::new(0);
+        let decide = |o: &Order| {
+            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(Effect::unchanged(o))
+        };
+        assert!(store.fire_timer(&due[0], &decide).await.unwrap());
+        assert!(!store.fire_timer(&due[0], &decide).await.unwrap(), "fires once");
+        assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert_eq!(store.due_timers(at(3), 10).unwrap(), vec![t(2, "O1")]);
     }
 }
