@@ -63,6 +63,18 @@ pub struct Settings {
 /// The longest deadline accepted: a year.
 const MAX_DEADLINE_SECS: u64 = 365 * 24 * 3600;
 
+impl DeadlineSettings {
+    /// The deadlines the decision step uses (bounded to a year by the settings check).
+    pub fn deadlines(&self) -> crate::orchestrator::Deadlines {
+        let secs =
+            |s: u64| chrono::Duration::seconds(i64::try_from(s.min(MAX_DEADLINE_SECS)).unwrap_or(3600));
+        crate::orchestrator::Deadlines {
+            awaiting_seller: secs(self.awaiting_seller_secs),
+            request_expiry: secs(self.request_expiry_secs),
+        }
+    }
+}
+
 /// Deadlines, in seconds.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -70,12 +82,16 @@ pub struct DeadlineSettings {
     /// After the customer agrees to a provider's request, how long the seller has to cancel on
     /// the network (its `/on_cancel`) before both parties are told it has not.
     pub awaiting_seller_secs: u64,
+    /// How long a customer's or provider's cancellation request stays pending before it expires
+    /// (the status before it is restored and both are told).
+    pub request_expiry_secs: u64,
 }
 
 impl Default for DeadlineSettings {
     fn default() -> Self {
         Self {
             awaiting_seller_secs: 7200,
+            request_expiry_secs: 86_400,
         }
     }
 }
@@ -272,10 +288,15 @@ impl Settings {
         if self.server.max_body_bytes == 0 {
             return Err(ConfigError("server.max_body_bytes must be > 0".into()));
         }
-        if !(1..=MAX_DEADLINE_SECS).contains(&self.deadlines.awaiting_seller_secs) {
-            return Err(ConfigError(format!(
-                "deadlines.awaiting_seller_secs must be between 1 and {MAX_DEADLINE_SECS} (a year)"
-            )));
+        for (name, secs) in [
+            ("awaiting_seller_secs", self.deadlines.awaiting_seller_secs),
+            ("request_expiry_secs", self.deadlines.request_expiry_secs),
+        ] {
+            if !(1..=MAX_DEADLINE_SECS).contains(&secs) {
+                return Err(ConfigError(format!(
+                    "deadlines.{name} must be between 1 and {MAX_DEADLINE_SECS} (a year)"
+                )));
+            }
         }
         if !(self.subscriber_url.starts_with("http://") || self.subscriber_url.starts_with("https://")) {
             return Err(ConfigError(

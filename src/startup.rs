@@ -4,7 +4,7 @@
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::http::{AppState, ServerLimits};
-use crate::orchestrator::{Deadlines, Identity};
+use crate::orchestrator::Identity;
 use crate::outbound::{OutboundClient, OutboxWorker, RetryPolicy};
 use crate::protocol::{SchemaError, Schemas};
 use crate::registry::{Registry, RegistryError};
@@ -87,12 +87,7 @@ impl Application {
             settings.rest.webhook_url.clone(),
             clock.clone(),
             wake.clone(),
-            Deadlines {
-                // Bounded to a year by the settings check, so it converts.
-                awaiting_seller: chrono::Duration::seconds(
-                    i64::try_from(settings.deadlines.awaiting_seller_secs).unwrap_or(3600),
-                ),
-            },
+            settings.deadlines.deadlines(),
         ));
         let client = OutboundClient::new(
             settings.signer(),

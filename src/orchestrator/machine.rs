@@ -287,6 +287,7 @@ pub fn transition(order: &Order, event: &Event, inputs: &mut Inputs<'_>) -> Resu
     }
     sync_rto(&mut next);
     settle(&mut next, inputs, &mut commands);
+    complete_if_delivered(&mut next);
     if next == *order && commands.is_empty() {
         return Ok(Outcome::Absorbed);
     }
@@ -295,6 +296,23 @@ pub fn transition(order: &Order, event: &Event, inputs: &mut Inputs<'_>) -> Resu
         order: Box::new(next),
         commands,
     })
+}
+
+/// An order none of whose forward fulfillments is anything but delivered, and that nobody is
+/// cancelling, is complete: `Completed`, and no longer cancellable (a return is another flow).
+fn complete_if_delivered(order: &mut Order) {
+    if order.state.is_terminal() || order.cancellation.is_some() {
+        return;
+    }
+    let mut forward = order
+        .retail
+        .fulfillments
+        .iter()
+        .filter(|f| !f.is_rto())
+        .peekable();
+    if forward.peek().is_some() && forward.all(|f| f.state == FulfillmentState::OrderDelivered) {
+        order.state = OrderState::Completed;
+    }
 }
 
 /// Records a message we gave up on; a `/cancel` refused for good reopens its leg like a

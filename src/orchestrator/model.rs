@@ -295,6 +295,23 @@ pub enum RequestStatus {
     Accepted,
     /// Rejected: the order went back to its status before the request.
     Rejected,
+    /// Withdrawn by its requester before the other party decided.
+    Withdrawn,
+    /// Nobody decided it in time (`deadlines.request_expiry_secs`).
+    Expired,
+}
+
+impl RequestStatus {
+    /// The name the REST API shows.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Accepted => "accepted",
+            Self::Rejected => "rejected",
+            Self::Withdrawn => "withdrawn",
+            Self::Expired => "expired",
+        }
+    }
 }
 
 /// A customer's or provider's request to cancel.
@@ -471,6 +488,11 @@ pub enum TimerKind {
         /// The accepted request.
         request_id: String,
     },
+    /// A pending REST request expires unless decided or withdrawn by then.
+    RequestExpiry {
+        /// The request.
+        request_id: String,
+    },
 }
 
 impl TimerKind {
@@ -478,6 +500,7 @@ impl TimerKind {
     pub fn tag(&self) -> String {
         match self {
             Self::AwaitingSeller { request_id } => format!("awaiting_seller:{request_id}"),
+            Self::RequestExpiry { request_id } => format!("request_expiry:{request_id}"),
         }
     }
 }
@@ -498,12 +521,15 @@ pub struct Timer {
 pub struct Deadlines {
     /// From the customer accepting a provider's request to the seller's own `/on_cancel`.
     pub awaiting_seller: chrono::Duration,
+    /// How long a REST cancellation request stays pending before it expires.
+    pub request_expiry: chrono::Duration,
 }
 
 impl Default for Deadlines {
     fn default() -> Self {
         Self {
             awaiting_seller: chrono::Duration::hours(2),
+            request_expiry: chrono::Duration::hours(24),
         }
     }
 }

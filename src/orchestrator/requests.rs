@@ -47,6 +47,11 @@ pub enum RestAction<'a> {
         /// The request.
         request_id: &'a str,
     },
+    /// `DELETE …/{cancel_id}` (or `PATCH …/withdraw`): the requester takes it back.
+    Withdraw {
+        /// The request.
+        request_id: &'a str,
+    },
 }
 
 /// The REST arm of the step.
@@ -73,6 +78,7 @@ pub(super) fn decide(
         )?,
         RestAction::Accept { request_id } => return accept(order, actor, request_id, inputs),
         RestAction::Reject { request_id } => reject(order, actor, request_id, inputs.now)?,
+        RestAction::Withdraw { request_id } => withdraw(order, actor, request_id, inputs.now)?,
     };
     Ok(Outcome::Applied {
         order: Box::new(next),
@@ -165,8 +171,17 @@ fn request(
     Ok(next)
 }
 
-/// The pending request `request_id`, which only the other party may decide.
-fn pending(order: &Order, request_id: &str, actor: Actor<'_>) -> Result<(usize, String), Refusal> {
+/// Who may act on a pending request.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Who {
+    /// The other party: accept or reject.
+    Other,
+    /// The requester: withdraw.
+    Requester,
+}
+
+/// The pending request `request_id`, which only `who` may act on.
+fn pending(order: &Order, request_id: &str, actor: Actor<'_>, who: Who) -> Result<(usize, String), Refusal> {
     let (party, decider) = party_of(order, actor)?;
     let index = order
         .cancel_requests
@@ -179,17 +194,53 @@ fn pending(order: &Order, request_id: &str, actor: Actor<'_>) -> Result<(usize, 
             ))
         })?;
     let req = &order.cancel_requests[index];
-    if req.requested_by == party {
-        return Err(Refusal::Forbidden(
-            "only the other party may accept or reject this request".into(),
-        ));
+    match who {
+        Who::Other if req.requested_by == party => {
+            return Err(Refusal::Forbidden(
+                "only the other party may accept or reject this request".into(),
+            ));
+        }
+        Who::Requester if req.requested_by != party => {
+            return Err(Refusal::Forbidden(
+                "only the requester may withdraw this request".into(),
+            ));
+        }
+        Who::Other | Who::Requester => {}
     }
     match req.status {
         RequestStatus::Pending => Ok((index, decider)),
-        RequestStatus::Accepted | RequestStatus::Rejected => Err(Refusal::Conflict(
-            format!("request {request_id} was already {:?}", req.status).to_lowercase(),
-        )),
+        RequestStatus::Accepted
+        | RequestStatus::Rejected
+        | RequestStatus::Withdrawn
+        | RequestStatus::Expired => Err(Refusal::Conflict(format!(
+            "request {request_id} was already {}",
+            req.status.as_str()
+        ))),
     }
+}
+
+fn withdraw(order: &Order, actor: Actor<'_>, request_id: &str, now: DateTime<Utc>) -> Result<Order, Refusal> {
+    let (index, requester) = pending(order, request_id, actor, Who::Requester)?;
+    let mut next = order.clone();
+    let r = &mut next.cancel_requests[index];
+    r.status = RequestStatus::Withdrawn;
+    r.decided_by = Some(requester);
+    r.decided_at = Some(now);
+    Ok(next)
+}
+
+/// A pending request nobody decided in time expires; anything else is left alone.
+pub(super) fn expire(order: &Order, request_id: &str, now: DateTime<Utc>) -> Option<Order> {
+    let index = order
+        .cancel_requests
+        .iter()
+        .position(|r| r.id == request_id && r.status == RequestStatus::Pending)?;
+    let mut next = order.clone();
+    let r = &mut next.cancel_requests[index];
+    r.status = RequestStatus::Expired;
+    r.decided_by = Some("expiry".into());
+    r.decided_at = Some(now);
+    Some(next)
 }
 
 fn accept(
@@ -198,7 +249,7 @@ fn accept(
     request_id: &str,
     inputs: &mut Inputs<'_>,
 ) -> Result<Outcome, Refusal> {
-    let (index, decider) = pending(order, request_id, actor)?;
+    let (index, decider) = pending(order, request_id, actor, Who::Other)?;
     let req = &order.cancel_requests[index];
     if order.status != OrderStatus::CancellationRequested || order.state.is_terminal() {
         return Err(Refusal::Conflict(format!(
@@ -244,7 +295,7 @@ fn accept(
 }
 
 fn reject(order: &Order, actor: Actor<'_>, request_id: &str, now: DateTime<Utc>) -> Result<Order, Refusal> {
-    let (index, decider) = pending(order, request_id, actor)?;
+    let (index, decider) = pending(order, request_id, actor, Who::Other)?;
     let mut next = order.clone();
     let r = &mut next.cancel_requests[index];
     r.status = RequestStatus::Rejected;

@@ -44,6 +44,10 @@ pub enum NoticeKind {
     MessageFailed,
     /// The seller has not cancelled by the deadline after the customer agreed.
     SellerOverdue,
+    /// The requester withdrew a pending request.
+    CancellationWithdrawn,
+    /// A pending request expired undecided.
+    CancellationExpired,
 }
 
 impl NoticeKind {
@@ -58,6 +62,8 @@ impl NoticeKind {
             Self::CancellationRefused => "cancellation_refused",
             Self::MessageFailed => "message_failed",
             Self::SellerOverdue => "seller_overdue",
+            Self::CancellationWithdrawn => "cancellation_withdrawn",
+            Self::CancellationExpired => "cancellation_expired",
         }
     }
 }
@@ -124,7 +130,21 @@ pub fn step(order: Option<&Order>, input: &Input<'_>, inputs: &mut Inputs<'_>) -
     let (old, outcome) = match (input, order) {
         // Messages for transactions the gateway does not track are kept for audit and ACKed.
         (Input::Network(_) | Input::Delivery(_) | Input::Timer(_), None) => return Ok(Step::default()),
-        (Input::Timer(kind), Some(order)) => return Ok(deadline_passed(order, kind)),
+        (Input::Timer(TimerKind::AwaitingSeller { request_id }), Some(order)) => {
+            return Ok(seller_overdue(order, request_id));
+        }
+        (Input::Timer(TimerKind::RequestExpiry { request_id }), Some(order)) => {
+            match requests::expire(order, request_id, inputs.now) {
+                Some(next) => (
+                    order,
+                    Outcome::Applied {
+                        order: Box::new(next),
+                        commands: vec![],
+                    },
+                ),
+                None => return Ok(Step::default()),
+            }
+        }
         (Input::Rest { .. }, None) => return Err(Refusal::NotFound("no such order".into())),
         (Input::Network(message), Some(order)) => (order, network(order, message, inputs)?),
         (Input::Delivery(event), Some(order)) => (order, transition(order, event, inputs)?),
@@ -153,58 +173,70 @@ pub fn step(order: Option<&Order>, input: &Input<'_>, inputs: &mut Inputs<'_>) -
     })
 }
 
-/// The deadlines a change starts: a provider's request accepted gives the seller until
-/// `awaiting_seller` to cancel on the network.
+/// The deadlines a change starts: a new request expires unless decided by `request_expiry`; a
+/// provider's request accepted gives the seller until `awaiting_seller` to cancel on the network.
 fn deadlines(old: &Order, new: &Order, inputs: &Inputs<'_>) -> Vec<Timer> {
-    new.cancel_requests
-        .iter()
-        .filter(|r| r.status == RequestStatus::Accepted && r.requested_by == Party::Seller)
-        .filter(|r| {
-            old.cancel_requests
-                .iter()
-                .any(|o| o.id == r.id && o.status == RequestStatus::Pending)
-        })
-        .map(|r| Timer {
-            order_id: new.id.clone(),
-            due_at: inputs.now + inputs.deadlines.awaiting_seller,
-            kind: TimerKind::AwaitingSeller {
-                request_id: r.id.clone(),
-            },
-        })
-        .collect()
+    let mut timers = Vec::new();
+    for r in &new.cancel_requests {
+        let before = old
+            .cancel_requests
+            .iter()
+            .find(|o| o.id == r.id)
+            .map(|o| o.status);
+        let kind = match (before, r.status) {
+            (None, RequestStatus::Pending) => Some((
+                inputs.deadlines.request_expiry,
+                TimerKind::RequestExpiry {
+                    request_id: r.id.clone(),
+                },
+            )),
+            (Some(RequestStatus::Pending), RequestStatus::Accepted) if r.requested_by == Party::Seller => {
+                Some((
+                    inputs.deadlines.awaiting_seller,
+                    TimerKind::AwaitingSeller {
+                        request_id: r.id.clone(),
+                    },
+                ))
+            }
+            _ => None,
+        };
+        if let Some((after, kind)) = kind {
+            timers.push(Timer {
+                order_id: new.id.clone(),
+                due_at: inputs.now + after,
+                kind,
+            });
+        }
+    }
+    timers
 }
 
-/// A deadline passed: what it means now, if anything still waits on it.
-fn deadline_passed(order: &Order, kind: &TimerKind) -> Step {
-    match kind {
-        TimerKind::AwaitingSeller { request_id } => {
-            let still_waiting = order.status == OrderStatus::AwaitingSeller
-                && order
-                    .cancel_requests
-                    .iter()
-                    .any(|r| r.id == *request_id && r.status == RequestStatus::Accepted);
-            if !still_waiting {
-                return Step::default();
-            }
-            let notices = [&order.customer_id, &order.provider_id]
-                .into_iter()
-                .map(|user| Notice {
-                    user_id: user.clone(),
-                    kind: NoticeKind::SellerOverdue,
-                    request_id: Some(request_id.clone()),
-                    message: format!(
-                        "the seller has not cancelled order {} on the network although the customer agreed; the provider should send its /on_cancel",
-                        order.id
-                    ),
-                })
-                .collect();
-            Step {
-                order: None,
-                commands: vec![],
-                notices,
-                timers: vec![],
-            }
-        }
+/// The seller's deadline passed: both parties hear of it if the order still waits for the
+/// seller's own `/on_cancel`; nothing changes.
+fn seller_overdue(order: &Order, request_id: &str) -> Step {
+    let still_waiting = order.status == OrderStatus::AwaitingSeller
+        && order
+            .cancel_requests
+            .iter()
+            .any(|r| r.id == request_id && r.status == RequestStatus::Accepted);
+    if !still_waiting {
+        return Step::default();
+    }
+    let notices = [&order.customer_id, &order.provider_id]
+        .into_iter()
+        .map(|user| Notice {
+            user_id: user.clone(),
+            kind: NoticeKind::SellerOverdue,
+            request_id: Some(request_id.to_owned()),
+            message: format!(
+                "the seller has not cancelled order {} on the network although the customer agreed; the provider should send its /on_cancel",
+                order.id
+            ),
+        })
+        .collect();
+    Step {
+        notices,
+        ..Step::default()
     }
 }
 
@@ -382,6 +414,29 @@ fn consequences(old: &Order, new: &mut Order, door_is_network: bool) -> Vec<Noti
                 request_id: Some(r.id.clone()),
                 message: format!("your request to cancel order {} was rejected", new.id),
             },
+            (Some(RequestStatus::Pending), RequestStatus::Withdrawn) => Notice {
+                user_id: other,
+                kind: NoticeKind::CancellationWithdrawn,
+                request_id: Some(r.id.clone()),
+                message: format!(
+                    "{} withdrew the request to cancel order {}",
+                    r.requester_id, new.id
+                ),
+            },
+            (Some(RequestStatus::Pending), RequestStatus::Expired) => {
+                for user in [r.requester_id.clone(), other] {
+                    notices.push(Notice {
+                        user_id: user,
+                        kind: NoticeKind::CancellationExpired,
+                        request_id: Some(r.id.clone()),
+                        message: format!(
+                            "the request to cancel order {} expired undecided; the order is as it was",
+                            new.id
+                        ),
+                    });
+                }
+                continue;
+            }
             _ => continue,
         };
         notices.push(notice);

@@ -437,3 +437,110 @@ fn what_we_send_speaks_from_the_orders_city() {
     assert_eq!(body["context"]["city"], "std:080");
     assert_eq!(body["context"]["country"], "IND");
 }
+
+fn request(h: &mut History, actor: Actor<'_>, id: &str, reason: &str) -> Step {
+    h.run(&Input::Rest {
+        actor,
+        action: RestAction::Request {
+            request_id: id,
+            reason_code: reason,
+            fulfillment_id: None,
+            note: None,
+        },
+    })
+    .unwrap()
+}
+
+#[test]
+fn a_request_may_be_withdrawn_by_its_requester_until_decided() {
+    let mut h = History::new(order());
+    let s = request(&mut h, Actor::Customer("cust-1"), "r1", "053");
+    assert_eq!(h.order.status, OrderStatus::CancellationRequested);
+    assert_eq!(
+        s.timers[0].kind,
+        TimerKind::RequestExpiry {
+            request_id: "r1".into()
+        }
+    );
+    let withdraw = Input::Rest {
+        actor: Actor::Provider("prov-1"),
+        action: RestAction::Withdraw { request_id: "r1" },
+    };
+    assert_eq!(
+        h.run(&withdraw).unwrap_err().rest_status(),
+        403,
+        "only the requester"
+    );
+    let withdraw = Input::Rest {
+        actor: Actor::Customer("cust-1"),
+        action: RestAction::Withdraw { request_id: "r1" },
+    };
+    let s = h.run(&withdraw).unwrap();
+    assert_eq!(h.order.status, OrderStatus::Active);
+    assert_eq!(h.order.cancel_requests[0].status, RequestStatus::Withdrawn);
+    assert_eq!(
+        (s.notices[0].user_id.as_str(), s.notices[0].kind),
+        ("prov-1", NoticeKind::CancellationWithdrawn)
+    );
+    assert_eq!(h.run(&withdraw).unwrap_err().rest_status(), 409, "once decided");
+    // Its expiry timer, when it fires, finds nothing pending.
+    let expiry = TimerKind::RequestExpiry {
+        request_id: "r1".into(),
+    };
+    assert_eq!(h.run(&Input::Timer(&expiry)).unwrap(), Step::default());
+}
+
+#[test]
+fn a_pending_request_expires_and_the_order_is_as_it_was() {
+    let mut h = History::new(order());
+    request(&mut h, Actor::Provider("prov-1"), "r1", "002");
+    let expiry = TimerKind::RequestExpiry {
+        request_id: "r1".into(),
+    };
+    let s = h.run(&Input::Timer(&expiry)).unwrap();
+    assert_eq!(h.order.status, OrderStatus::Active);
+    assert_eq!(h.order.cancel_requests[0].status, RequestStatus::Expired);
+    let told: Vec<(&str, NoticeKind)> = s.notices.iter().map(|n| (n.user_id.as_str(), n.kind)).collect();
+    assert_eq!(
+        told,
+        vec![
+            ("prov-1", NoticeKind::CancellationExpired),
+            ("cust-1", NoticeKind::CancellationExpired)
+        ]
+    );
+    let accept = Input::Rest {
+        actor: Actor::Customer("cust-1"),
+        action: RestAction::Accept { request_id: "r1" },
+    };
+    assert_eq!(h.run(&accept).unwrap_err().rest_status(), 409);
+}
+
+#[test]
+fn an_order_whose_goods_are_all_delivered_is_completed_and_no_longer_cancellable() {
+    let mut h = History::new(order());
+    let delivered = json!({"message": {"order": {"id": "O1", "state": "Completed", "fulfillments": [
+        {"id": "F1", "type": "Delivery", "state": {"descriptor": {"code": "Order-delivered"}}}]}}});
+    h.message(Action::OnStatus, "seller.com", "s1", delivered)
+        .unwrap();
+    assert_eq!(h.order.state, super::OrderState::Completed);
+    assert_eq!(h.order.status, OrderStatus::Completed);
+    let e = h
+        .run(&Input::Rest {
+            actor: Actor::Customer("cust-1"),
+            action: RestAction::Request {
+                request_id: "r1",
+                reason_code: "053",
+                fulfillment_id: None,
+                note: None,
+            },
+        })
+        .unwrap_err();
+    assert_eq!(e.rest_status(), 409);
+    let cancel = json!({"message": {"order_id": "O1", "cancellation_reason_id": "053"}});
+    assert_eq!(
+        h.message(Action::Cancel, "buyer-app.com", "b1", cancel)
+            .unwrap_err()
+            .code(),
+        "20007"
+    );
+}

@@ -597,5 +597,5 @@ async fn the_openapi_document_matches_the_routes() {
             );
         }
     }
-    assert_eq!(operations, 9, "{paths:#?}");
+    assert_eq!(operations, 11, "{paths:#?}");
 }

@@ -10,7 +10,7 @@ use super::auth::{Caller, caller};
 use super::error::ApiError;
 use super::extract::{parse_body, visible_order};
 use crate::http::AppState;
-use crate::orchestrator::{Actor, CancelRequest, Money, Order, Party, RequestStatus, RestAction};
+use crate::orchestrator::{Actor, CancelRequest, Money, Order, Party, RestAction};
 use crate::protocol::{MessageId, format_timestamp};
 use crate::tokens::Role;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -49,7 +49,8 @@ pub struct CancelRequestView {
     pub fulfillment_id: Option<String>,
     /// Note.
     pub note: Option<String>,
-    /// `pending`, `accepted` or `rejected`.
+    /// `pending`, `accepted`, `rejected`, `withdrawn` (by its requester) or `expired` (undecided
+    /// within `deadlines.request_expiry_secs`).
     pub status: String,
     /// When it was made (RFC 3339).
     pub created_at: String,
@@ -120,12 +121,7 @@ fn view(order: &Order, r: &CancelRequest) -> CancelRequestView {
         reason_code: r.reason_code.clone(),
         fulfillment_id: r.fulfillment_id.clone(),
         note: r.note.clone(),
-        status: match r.status {
-            RequestStatus::Pending => "pending",
-            RequestStatus::Accepted => "accepted",
-            RequestStatus::Rejected => "rejected",
-        }
-        .into(),
+        status: r.status.as_str().into(),
         created_at: format_timestamp(r.created_at),
         decided_by: r.decided_by.clone(),
         decided_at: r.decided_at.map(format_timestamp),
@@ -284,6 +280,51 @@ pub async fn reject(
     };
     let order = apply(&state, &order_id, &who, action).await?;
     Ok(HttpResponse::Ok().json(view(&order, find(&order, &request_id)?)))
+}
+
+/// Withdraw a pending request (its requester): the order's status is restored and the other party
+/// is notified. Also `PATCH …/{cancel_id}/withdraw`.
+#[utoipa::path(delete, path = "/api/v1/orders/{id}/cancel/{cancel_id}", tag = "cancellation",
+    params(("id" = String, Path, description = "Order id"), ("cancel_id" = String, Path, description = "Request id")),
+    responses(
+        (status = 200, description = "Withdrawn", body = CancelRequestView),
+        (status = 401, description = "Missing or invalid token", body = super::error::ErrorBody),
+        (status = 403, description = "Not the requester", body = super::error::ErrorBody),
+        (status = 404, description = "No such order or request", body = super::error::ErrorBody),
+        (status = 409, description = "Already decided, withdrawn or expired", body = super::error::ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn withdraw(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let who = caller(&req, &state.tokens)?;
+    let (order_id, request_id) = path.into_inner();
+    let action = RestAction::Withdraw {
+        request_id: &request_id,
+    };
+    let order = apply(&state, &order_id, &who, action).await?;
+    Ok(HttpResponse::Ok().json(view(&order, find(&order, &request_id)?)))
+}
+
+/// Withdraw a pending request (its requester), as `DELETE …/{cancel_id}` does.
+#[utoipa::path(patch, path = "/api/v1/orders/{id}/cancel/{cancel_id}/withdraw", tag = "cancellation",
+    params(("id" = String, Path, description = "Order id"), ("cancel_id" = String, Path, description = "Request id")),
+    responses(
+        (status = 200, description = "Withdrawn", body = CancelRequestView),
+        (status = 401, description = "Missing or invalid token", body = super::error::ErrorBody),
+        (status = 403, description = "Not the requester", body = super::error::ErrorBody),
+        (status = 404, description = "No such order or request", body = super::error::ErrorBody),
+        (status = 409, description = "Already decided, withdrawn or expired", body = super::error::ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn withdraw_action(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    withdraw(req, path, state).await
 }
 
 /// The caller's notifications, oldest first.

@@ -33,5 +33,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/orders/{id}/cancel/{cancel_id}/reject",
             web::patch().to(cancellations::reject),
         )
+        .route(
+            "/orders/{id}/cancel/{cancel_id}",
+            web::delete().to(cancellations::withdraw),
+        )
+        .route(
+            "/orders/{id}/cancel/{cancel_id}/withdraw",
+            web::patch().to(cancellations::withdraw_action),
+        )
         .route("/notifications", web::get().to(cancellations::notifications));
 }

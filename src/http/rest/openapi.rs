@@ -32,6 +32,7 @@ impl Modify for BearerAuth {
     paths(
         orders::register, orders::show, orders::timeline, orders::retry,
         cancellations::request_cancel, cancellations::list_requests, cancellations::accept, cancellations::reject,
+        cancellations::withdraw, cancellations::withdraw_action,
         cancellations::notifications,
     ),
     components(schemas(ErrorBody, ErrorDetail, cancellations::CancelBody, cancellations::CancelRequestView,
