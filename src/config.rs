@@ -71,6 +71,7 @@ impl DeadlineSettings {
         crate::orchestrator::Deadlines {
             awaiting_seller: secs(self.awaiting_seller_secs),
             request_expiry: secs(self.request_expiry_secs),
+            cancel_response: secs(self.cancel_response_secs),
         }
     }
 }
@@ -85,6 +86,11 @@ pub struct DeadlineSettings {
     /// How long a customer's or provider's cancellation request stays pending before it expires
     /// (the status before it is restored and both are told).
     pub request_expiry_secs: u64,
+    /// How long a seller or LSP has to answer our `/cancel` when the buyer app gave no
+    /// `ttl_response`: then the retail `/cancel` is sent again with `force = yes` (ONDC flow 005),
+    /// the logistics leg gets a `/status`, and a forced `/cancel` unanswered as long again leaves
+    /// the leg unresolved (an IGM issue for the platform).
+    pub cancel_response_secs: u64,
 }
 
 impl Default for DeadlineSettings {
@@ -92,6 +98,7 @@ impl Default for DeadlineSettings {
         Self {
             awaiting_seller_secs: 7200,
             request_expiry_secs: 86_400,
+            cancel_response_secs: 300,
         }
     }
 }
@@ -291,6 +298,7 @@ impl Settings {
         for (name, secs) in [
             ("awaiting_seller_secs", self.deadlines.awaiting_seller_secs),
             ("request_expiry_secs", self.deadlines.request_expiry_secs),
+            ("cancel_response_secs", self.deadlines.cancel_response_secs),
         ] {
             if !(1..=MAX_DEADLINE_SECS).contains(&secs) {
                 return Err(ConfigError(format!(

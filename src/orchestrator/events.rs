@@ -7,7 +7,7 @@
 use super::model::{Callback, ChargeLine, Event, FulfillmentReport, Leg, Money};
 use super::reasons::Party;
 use super::states::{FulfillmentState, OrderState};
-use crate::protocol::{Action, Context, DomainFamily, parse_timestamp};
+use crate::protocol::{Action, Context, DomainFamily, duration_secs, excerpt, parse_timestamp};
 use serde_json::Value;
 
 /// A message the machine cannot read, with the JSON path of the problem.
@@ -44,12 +44,40 @@ pub fn read_event(context: &Context, body: &Value) -> Result<Event, EventError> 
         });
     }
     match (context.action, context.family) {
-        (Action::Cancel, _) => Ok(Event::Cancel {
-            by: Party::Buyer,
-            initiated_by: context.bap_id.to_string(),
-            reason: text(&message["cancellation_reason_id"]).unwrap_or_default(),
-            fulfillment_id: text(&message["descriptor"]["short_desc"]),
-        }),
+        (Action::Cancel, _) => {
+            let tags = &message["descriptor"]["tags"];
+            let force = match tag(tags, "params", "force").as_deref() {
+                None | Some("no") => false,
+                Some("yes") => true,
+                Some(other) => {
+                    return Err(EventError {
+                        path: "$.message.descriptor.tags[code=params].list[code=force].value".into(),
+                        message: format!("force must be yes or no, not {:?}", excerpt(other)),
+                    });
+                }
+            };
+            let ttl_response = tag(tags, "params", "ttl_response");
+            if let Some(ttl) = &ttl_response
+                && duration_secs(ttl).is_none_or(|secs| secs == 0)
+            {
+                return Err(EventError {
+                    path: "$.message.descriptor.tags[code=params].list[code=ttl_response].value".into(),
+                    message: format!(
+                        "ttl_response must be a positive ISO 8601 duration in weeks, days, hours, minutes or seconds, not {:?}",
+                        excerpt(ttl)
+                    ),
+                });
+            }
+            Ok(Event::Cancel {
+                by: Party::Buyer,
+                initiated_by: context.bap_id.to_string(),
+                // Missing, it is refused as no buyer reason (30012) by the step.
+                reason: text(&message["cancellation_reason_id"]).unwrap_or_default(),
+                fulfillment_id: text(&message["descriptor"]["short_desc"]),
+                force,
+                ttl_response,
+            })
+        }
         (Action::Update, _) => Err(EventError {
             path: "$.message".into(),
             message: "the gateway relays fulfillment state itself; /update from the buyer app is not applied to orders".into(),

@@ -13,8 +13,8 @@
 use super::charges;
 use super::model::Deadlines;
 use super::model::{
-    Callback, Cancellation, Command, Event, FailedMessage, Fulfillment, FulfillmentReport, Leg, LegRefusal,
-    LegStatus, Order, RefusedHow, StateReport,
+    Callback, CancelParams, Cancellation, Command, Event, FailedMessage, Fulfillment, FulfillmentReport, Leg,
+    LegRefusal, LegStatus, Order, RefusedHow, StateReport,
 };
 use super::reasons::{self, Party};
 use super::refusal::Refusal;
@@ -63,7 +63,8 @@ pub fn transition(order: &Order, event: &Event, inputs: &mut Inputs<'_>) -> Resu
             | Event::RetailStatus(_)
             | Event::LogisticsOnCancel(_)
             | Event::LogisticsStatus(_)
-            | Event::CallbackError { .. } => Ok(Outcome::Absorbed),
+            | Event::CallbackError { .. }
+            | Event::CancelDeadline { .. } => Ok(Outcome::Absorbed),
             // A message we gave up on is still shown on the order, even a finished one.
             Event::DeliveryFailed { .. } => {
                 let mut next = order.clone();
@@ -83,10 +84,36 @@ pub fn transition(order: &Order, event: &Event, inputs: &mut Inputs<'_>) -> Resu
             initiated_by,
             reason,
             fulfillment_id,
+            force,
+            ttl_response,
         } => {
+            let params = (*force || ttl_response.is_some()).then(|| CancelParams {
+                force: *force,
+                ttl_response: ttl_response
+                    .clone()
+                    .unwrap_or_else(|| iso_secs(inputs.deadlines.cancel_response)),
+            });
             match &order.retail.status {
                 LegStatus::Active => {}
-                LegStatus::Cancelling { .. } | LegStatus::Cancelled => {
+                // The buyer app forces a cancellation the seller has not answered (flow 005).
+                LegStatus::Cancelling { forced: false, .. } | LegStatus::Unresolved { .. } if *force => {
+                    let message_id = (inputs.new_id)();
+                    let fulfillment = order.cancellation.as_ref().and_then(|c| c.fulfillment_id.clone());
+                    commands.push(Command::Cancel {
+                        leg: Leg::Retail,
+                        message_id: message_id.clone(),
+                        reason: reason.clone(),
+                        initiated_by: inputs.our_id.to_string(),
+                        fulfillment_id: fulfillment.or_else(|| linked_fulfillment(order)),
+                        params,
+                    });
+                    next.retail.status = LegStatus::Cancelling {
+                        message_id,
+                        forced: true,
+                    };
+                    return finish(order, next, commands, inputs);
+                }
+                LegStatus::Cancelling { .. } | LegStatus::Unresolved { .. } | LegStatus::Cancelled => {
                     return Err(Refusal::InvalidOrderState(format!(
                         "order {} is already being cancelled",
                         order.id
@@ -101,9 +128,13 @@ pub fn transition(order: &Order, event: &Event, inputs: &mut Inputs<'_>) -> Resu
                 message_id: message_id.clone(),
                 reason: reason.clone(),
                 initiated_by: inputs.our_id.to_string(),
-                fulfillment_id: fulfillment,
+                fulfillment_id: fulfillment.clone(),
+                params: params.clone(),
             });
-            next.retail.status = LegStatus::Cancelling { message_id };
+            next.retail.status = LegStatus::Cancelling {
+                message_id,
+                forced: *force,
+            };
             let logistics_reason = cascade_to_logistics(
                 &mut next,
                 reason,
@@ -119,13 +150,77 @@ pub fn transition(order: &Order, event: &Event, inputs: &mut Inputs<'_>) -> Resu
                 retail_reason: reason.clone(),
                 logistics_reason,
                 at: inputs.now,
+                fulfillment_id: fulfillment,
+                params,
                 claim: None,
                 claims: vec![],
             });
         }
+        Event::CancelDeadline { leg, message_id } => {
+            let status = match leg {
+                Leg::Retail => Some(&order.retail.status),
+                Leg::Logistics => order.logistics.as_ref().map(|l| &l.status),
+            };
+            match (leg, status) {
+                // The seller did not answer: cancel again with force = yes and reason 052, the
+                // same fulfillment (ONDC flow 005).
+                (
+                    Leg::Retail,
+                    Some(LegStatus::Cancelling {
+                        message_id: m,
+                        forced: false,
+                    }),
+                ) if m == message_id => {
+                    let id = (inputs.new_id)();
+                    let c = order.cancellation.as_ref();
+                    let ttl = c
+                        .and_then(|c| c.params.as_ref())
+                        .map(|p| p.ttl_response.clone())
+                        .unwrap_or_else(|| iso_secs(inputs.deadlines.cancel_response));
+                    commands.push(Command::Cancel {
+                        leg: Leg::Retail,
+                        message_id: id.clone(),
+                        reason: "052".into(),
+                        initiated_by: inputs.our_id.to_string(),
+                        fulfillment_id: c
+                            .and_then(|c| c.fulfillment_id.clone())
+                            .or_else(|| linked_fulfillment(order)),
+                        params: Some(CancelParams {
+                            force: true,
+                            ttl_response: ttl,
+                        }),
+                    });
+                    next.retail.status = LegStatus::Cancelling {
+                        message_id: id,
+                        forced: true,
+                    };
+                }
+                // Not even the forced one: the platform raises an IGM issue.
+                (
+                    Leg::Retail,
+                    Some(LegStatus::Cancelling {
+                        message_id: m,
+                        forced: true,
+                    }),
+                ) if m == message_id => {
+                    next.retail.status = LegStatus::Unresolved {
+                        message_id: m.clone(),
+                    };
+                }
+                // The LSP did not answer: ask it where the order stands.
+                (Leg::Logistics, Some(LegStatus::Cancelling { message_id: m, .. })) if m == message_id => {
+                    commands.push(Command::Status {
+                        leg: Leg::Logistics,
+                        message_id: (inputs.new_id)(),
+                    });
+                }
+                // Answered meanwhile (or a deadline of an earlier /cancel): nothing to do.
+                _ => return Ok(Outcome::Absorbed),
+            }
+        }
         Event::RetailOnCancel(cb) => {
             match &order.retail.status {
-                LegStatus::Cancelling { .. } => {
+                LegStatus::Cancelling { .. } | LegStatus::Unresolved { .. } => {
                     // Solicited (our message_id) or the SNP cancelling on its own meanwhile:
                     // either way the leg is now cancelled.
                     apply_reports(&mut next.retail.fulfillments, &cb.fulfillments, "retail", cb.at)?;
@@ -147,6 +242,8 @@ pub fn transition(order: &Order, event: &Event, inputs: &mut Inputs<'_>) -> Resu
                         retail_reason: reason,
                         logistics_reason,
                         at: inputs.now,
+                        fulfillment_id: None,
+                        params: None,
                         claim: None,
                         claims: vec![],
                     });
@@ -162,7 +259,7 @@ pub fn transition(order: &Order, event: &Event, inputs: &mut Inputs<'_>) -> Resu
                 )));
             };
             match &leg.status {
-                LegStatus::Cancelling { .. } => {
+                LegStatus::Cancelling { .. } | LegStatus::Unresolved { .. } => {
                     apply_logistics(&mut next, cb)?;
                     set_logistics_status(&mut next, LegStatus::Cancelled);
                 }
@@ -183,10 +280,13 @@ pub fn transition(order: &Order, event: &Event, inputs: &mut Inputs<'_>) -> Resu
                                 reason: retail_reason.clone(),
                                 initiated_by: lsp_id.clone(),
                                 fulfillment_id: Some(leg.linked_fulfillment_id.clone()),
+                                params: None,
                             });
-                            next.retail.status = LegStatus::Cancelling { message_id };
+                            next.retail.status = LegStatus::cancelling(message_id);
                         }
-                        LegStatus::Cancelling { .. } | LegStatus::Cancelled => {}
+                        LegStatus::Cancelling { .. }
+                        | LegStatus::Unresolved { .. }
+                        | LegStatus::Cancelled => {}
                     }
                     if next.cancellation.is_none() {
                         next.cancellation = Some(Cancellation {
@@ -196,6 +296,8 @@ pub fn transition(order: &Order, event: &Event, inputs: &mut Inputs<'_>) -> Resu
                             retail_reason,
                             logistics_reason: Some(reason),
                             at: inputs.now,
+                            fulfillment_id: Some(leg.linked_fulfillment_id.clone()),
+                            params: None,
                             claim: None,
                             claims: vec![],
                         });
@@ -208,13 +310,17 @@ pub fn transition(order: &Order, event: &Event, inputs: &mut Inputs<'_>) -> Resu
             }
         }
         Event::LogisticsStatus(cb) => {
-            if order.logistics.is_none() {
+            let Some(leg) = &order.logistics else {
                 return Err(Refusal::InvalidOrderState(format!(
                     "order {} has no logistics leg",
                     order.id
                 )));
-            }
+            };
             apply_logistics(&mut next, cb)?;
+            // The answer to our /status (or news) says the LSP did cancel: the leg is done.
+            if leg.status.is_awaiting_answer() && cb.order_state == Some(OrderState::Cancelled) {
+                set_logistics_status(&mut next, LegStatus::Cancelled);
+            }
         }
         Event::RetailStatus(cb) => {
             apply_reports(&mut next.retail.fulfillments, &cb.fulfillments, "retail", cb.at)?;
@@ -270,7 +376,7 @@ pub fn transition(order: &Order, event: &Event, inputs: &mut Inputs<'_>) -> Resu
             };
             match (*action, leg_status) {
                 // Our /cancel is refused: the leg stays live, and the refusal is on record.
-                ("on_cancel", Some(LegStatus::Cancelling { .. })) => {
+                ("on_cancel", Some(LegStatus::Cancelling { .. } | LegStatus::Unresolved { .. })) => {
                     reopen_leg(&mut next, *leg);
                     next.refusals.push(refusal);
                 }
@@ -285,6 +391,17 @@ pub fn transition(order: &Order, event: &Event, inputs: &mut Inputs<'_>) -> Resu
         }
         Event::DeliveryFailed { .. } => record_failure(&mut next, event, inputs.now),
     }
+    finish(order, next, commands, inputs)
+}
+
+/// What every change ends with: the LSP's return carried to the seller's, the cascade settled
+/// if it can be, a delivered order completed; absorbed if nothing changed.
+fn finish(
+    order: &Order,
+    mut next: Order,
+    mut commands: Vec<Command>,
+    inputs: &mut Inputs<'_>,
+) -> Result<Outcome, Refusal> {
     sync_rto(&mut next);
     settle(&mut next, inputs, &mut commands);
     complete_if_delivered(&mut next);
@@ -296,6 +413,11 @@ pub fn transition(order: &Order, event: &Event, inputs: &mut Inputs<'_>) -> Resu
         order: Box::new(next),
         commands,
     })
+}
+
+/// A duration as ONDC writes it, in seconds (`PT300S`).
+fn iso_secs(d: chrono::Duration) -> String {
+    format!("PT{}S", d.num_seconds())
 }
 
 /// An order none of whose forward fulfillments is anything but delivered, and that nobody is
@@ -345,7 +467,7 @@ fn record_failure(order: &mut Order, event: &Event, now: DateTime<Utc>) {
         Leg::Logistics => order.logistics.as_ref().map(|l| &l.status),
     };
     let refused_cancel = action == "cancel"
-        && matches!(ours, Some(LegStatus::Cancelling { message_id: m }) if m == message_id);
+        && matches!(ours, Some(LegStatus::Cancelling { message_id: m, .. }) if m == message_id);
     if refused_cancel && !order.state.is_terminal() {
         let by = match (leg, &order.logistics) {
             (Leg::Logistics, Some(l)) => l.bpp_id.to_string(),
@@ -460,12 +582,13 @@ fn cascade_to_logistics(
                 reason: reason.clone(),
                 initiated_by: initiated_by.to_owned(),
                 fulfillment_id: None,
+                params: None,
             });
-            leg.status = LegStatus::Cancelling { message_id };
+            leg.status = LegStatus::cancelling(message_id);
             Some(reason)
         }
         // Already cancelled (or being cancelled): a terminal leg is not cancelled again.
-        LegStatus::Cancelling { .. } | LegStatus::Cancelled => None,
+        LegStatus::Cancelling { .. } | LegStatus::Unresolved { .. } | LegStatus::Cancelled => None,
     }
 }
 

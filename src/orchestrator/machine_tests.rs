@@ -145,7 +145,7 @@ fn cancel_cmd(c: &Command) -> (Leg, &str, &str, &str) {
             initiated_by,
             ..
         } => (*leg, message_id.as_str(), reason.as_str(), initiated_by.as_str()),
-        Command::UpdateStates { .. } => panic!("expected a cancel, got {c:?}"),
+        Command::UpdateStates { .. } | Command::Status { .. } => panic!("expected a cancel, got {c:?}"),
     }
 }
 
@@ -156,7 +156,7 @@ fn update_cmd(c: &Command) -> (Vec<(String, S)>, Option<Money>) {
             states.iter().map(|s| (s.id.clone(), s.state)).collect(),
             super::charges::total(claims),
         ),
-        Command::Cancel { .. } => panic!("expected an update, got {c:?}"),
+        Command::Cancel { .. } | Command::Status { .. } => panic!("expected an update, got {c:?}"),
     }
 }
 
@@ -181,12 +181,7 @@ fn lsp_cancels_then_rto_delivered_claims_charges_from_the_seller() {
     assert_eq!(cmds.len(), 1);
     assert_eq!(cancel_cmd(&cmds[0]), (Leg::Retail, "m1", "103", "lsp.com"));
     assert_eq!(run.order.logistics.as_ref().unwrap().status, LegStatus::Cancelled);
-    assert_eq!(
-        run.order.retail.status,
-        LegStatus::Cancelling {
-            message_id: mid("m1")
-        }
-    );
+    assert_eq!(run.order.retail.status, LegStatus::cancelling(mid("m1")));
     assert_eq!(run.order.cancellation.as_ref().unwrap().initiator, Party::Lsp);
     assert!(
         run.order.retail.fulfillments.iter().all(|f| f.id != "F1-RTO"),
@@ -285,6 +280,8 @@ fn buyer_cancels_before_pickup_cancels_both_legs_then_relays_states() {
             initiated_by: "buyer-app.com".into(),
             reason: "053".into(),
             fulfillment_id: None,
+            force: false,
+            ttl_response: None,
         })
         .unwrap();
     assert_eq!(cancel_cmd(&cmds[0]), (Leg::Retail, "m1", "053", "bnp.com"));
@@ -320,6 +317,8 @@ fn buyer_tat_breach_after_pickup_uses_the_delivery_tat_code_and_claims_nothing()
             initiated_by: "cust-1".into(),
             reason: "052".into(),
             fulfillment_id: None,
+            force: false,
+            ttl_response: None,
         })
         .unwrap();
     assert_eq!(cancel_cmd(&cmds[1]).2, "175");
@@ -374,6 +373,8 @@ fn without_a_logistics_leg_nothing_goes_to_an_lsp_and_the_seller_ends_it() {
             initiated_by: "cust-1".into(),
             reason: "053".into(),
             fulfillment_id: None,
+            force: false,
+            ttl_response: None,
         })
         .unwrap();
     assert_eq!(cmds.len(), 1);
@@ -436,6 +437,8 @@ fn refusals_carry_their_ondc_codes() {
         initiated_by: "c".into(),
         reason: "053".into(),
         fulfillment_id: None,
+        force: false,
+        ttl_response: None,
     })
     .unwrap();
     let again = run.step(Event::Cancel {
@@ -443,6 +446,8 @@ fn refusals_carry_their_ondc_codes() {
         initiated_by: "c".into(),
         reason: "053".into(),
         fulfillment_id: None,
+        force: false,
+        ttl_response: None,
     });
     assert_eq!(again.unwrap_err().code(), "20007");
     let stray = run.step(Event::RetailOnUpdate(Callback {
@@ -487,6 +492,8 @@ fn refusals_carry_their_ondc_codes() {
         initiated_by: "c".into(),
         reason: "053".into(),
         fulfillment_id: None,
+        force: false,
+        ttl_response: None,
     });
     assert_eq!(late.unwrap_err().code(), "20007");
     assert_eq!(

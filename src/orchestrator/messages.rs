@@ -60,14 +60,23 @@ pub fn build(order: &Order, command: &Command, me: &Identity, now: DateTime<Utc>
         "country": order.country.as_deref().unwrap_or("IND"),
     });
     let message = match command {
+        Command::Status { .. } => json!({"order_id": order_id}),
         Command::Cancel {
             reason,
             initiated_by,
             fulfillment_id,
+            params,
             ..
         } => {
-            let mut descriptor =
-                json!({"tags": [tags("cancel_request", &[("initiated_by", initiated_by.clone())])]});
+            let mut list = vec![tags("cancel_request", &[("initiated_by", initiated_by.clone())])];
+            if let Some(p) = params {
+                let force = if p.force { "yes" } else { "no" };
+                list.push(tags(
+                    "params",
+                    &[("force", force.into()), ("ttl_response", p.ttl_response.clone())],
+                ));
+            }
+            let mut descriptor = json!({"tags": list});
             if let Some(f) = fulfillment_id {
                 descriptor["name"] = json!("fulfillment");
                 descriptor["short_desc"] = json!(f);

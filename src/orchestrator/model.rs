@@ -82,6 +82,16 @@ pub enum LegStatus {
     Cancelling {
         /// Our `/cancel`'s message_id.
         message_id: MessageId,
+        /// Sent with `params.force = yes` (ONDC flow 005), after a first `/cancel` went
+        /// unanswered or because the buyer app asked.
+        #[serde(default)]
+        forced: bool,
+    },
+    /// Even our forced `/cancel` went unanswered: the platform raises an IGM issue. A late
+    /// `/on_cancel` still resolves it.
+    Unresolved {
+        /// The forced `/cancel`'s message_id.
+        message_id: MessageId,
     },
     /// Cancelled (by us, confirmed, or by the counterpart).
     Cancelled,
@@ -149,6 +159,31 @@ pub enum ClaimKind {
     Delivery,
     /// The return to origin.
     Rto,
+}
+
+impl LegStatus {
+    /// Waiting for the answer to our (unforced) `/cancel` `message_id`.
+    pub fn cancelling(message_id: MessageId) -> Self {
+        Self::Cancelling {
+            message_id,
+            forced: false,
+        }
+    }
+
+    /// Our `/cancel` is out and not answered (waiting, or given up on).
+    pub fn is_awaiting_answer(&self) -> bool {
+        matches!(self, Self::Cancelling { .. } | Self::Unresolved { .. })
+    }
+}
+
+/// ONDC's `params` tag of a `/cancel` (flow 005): force the cancellation, and how long the
+/// counterpart has to answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CancelParams {
+    /// `force`: `yes` or `no`.
+    pub force: bool,
+    /// `ttl_response`, an ISO 8601 duration (`PT30M`).
+    pub ttl_response: String,
 }
 
 impl ClaimKind {
@@ -233,6 +268,12 @@ pub struct Cancellation {
     pub logistics_reason: Option<String>,
     /// When it started.
     pub at: DateTime<Utc>,
+    /// The retail fulfillment the cancellation names (`descriptor.short_desc`).
+    #[serde(default)]
+    pub fulfillment_id: Option<String>,
+    /// The buyer app's `params` (force, ttl_response), forwarded on our `/cancel`s.
+    #[serde(default)]
+    pub params: Option<CancelParams>,
     /// Charges claimed from the SNP with `bnp_receivables_claim`, in total.
     pub claim: Option<Money>,
     /// The same, per fulfillment and kind.
@@ -434,6 +475,17 @@ pub enum Event {
         reason: String,
         /// A single fulfillment to cancel, when named.
         fulfillment_id: Option<String>,
+        /// `params.force = yes`: cancel even if the seller does not answer (flow 005).
+        force: bool,
+        /// `params.ttl_response`, when given (ISO 8601 duration).
+        ttl_response: Option<String>,
+    },
+    /// Our `/cancel` on `leg` went unanswered until its deadline.
+    CancelDeadline {
+        /// Which leg.
+        leg: Leg,
+        /// The `/cancel` it was for.
+        message_id: MessageId,
     },
     /// SNP `/on_cancel`.
     RetailOnCancel(Callback),
@@ -493,6 +545,13 @@ pub enum TimerKind {
         /// The request.
         request_id: String,
     },
+    /// The counterpart must answer our `/cancel` by then.
+    CancelResponse {
+        /// Which leg.
+        leg: Leg,
+        /// Our `/cancel`.
+        message_id: MessageId,
+    },
 }
 
 impl TimerKind {
@@ -501,6 +560,7 @@ impl TimerKind {
         match self {
             Self::AwaitingSeller { request_id } => format!("awaiting_seller:{request_id}"),
             Self::RequestExpiry { request_id } => format!("request_expiry:{request_id}"),
+            Self::CancelResponse { leg, message_id } => format!("cancel_response:{leg:?}:{message_id}"),
         }
     }
 }
@@ -523,6 +583,9 @@ pub struct Deadlines {
     pub awaiting_seller: chrono::Duration,
     /// How long a REST cancellation request stays pending before it expires.
     pub request_expiry: chrono::Duration,
+    /// How long a counterpart has to answer our `/cancel` when the buyer app gave no
+    /// `ttl_response`.
+    pub cancel_response: chrono::Duration,
 }
 
 impl Default for Deadlines {
@@ -530,6 +593,7 @@ impl Default for Deadlines {
         Self {
             awaiting_seller: chrono::Duration::hours(2),
             request_expiry: chrono::Duration::hours(24),
+            cancel_response: chrono::Duration::minutes(5),
         }
     }
 }
@@ -571,6 +635,15 @@ pub enum Command {
         initiated_by: String,
         /// `descriptor.short_desc` (fulfillment-level cancel), when known.
         fulfillment_id: Option<String>,
+        /// `descriptor.tags.params` (force, ttl_response), when sent.
+        params: Option<CancelParams>,
+    },
+    /// `/status` to a leg whose counterpart has not answered our `/cancel`.
+    Status {
+        /// Which leg.
+        leg: Leg,
+        /// Fresh message_id.
+        message_id: MessageId,
     },
     /// `/update` (`update_target: fulfillment`) to the SNP with states and any claim.
     UpdateStates {
@@ -589,6 +662,7 @@ impl Command {
         match self {
             Self::Cancel { leg, message_id, .. } => (*leg, "cancel", message_id),
             Self::UpdateStates { message_id, .. } => (Leg::Retail, "update", message_id),
+            Self::Status { leg, message_id } => (*leg, "status", message_id),
         }
     }
 }

@@ -277,6 +277,8 @@ fn accept(
         initiated_by: req.requester_id.clone(),
         reason: req.reason_code.clone(),
         fulfillment_id: req.fulfillment_id.clone(),
+        force: false,
+        ttl_response: None,
     };
     let (mut next, commands) = match transition(order, &event, inputs) {
         Ok(Outcome::Applied { order, commands }) => (*order, commands),

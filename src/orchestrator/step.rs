@@ -21,7 +21,7 @@ use super::reasons::{self, Party};
 use super::refusal::Refusal;
 use super::requests::{self, Actor, RestAction};
 use super::states::OrderState;
-use crate::protocol::{Action, Context, DomainFamily, excerpt};
+use crate::protocol::{Action, Context, DomainFamily, duration_secs, excerpt};
 use serde::Serialize;
 
 /// What happened, for a user.
@@ -48,6 +48,10 @@ pub enum NoticeKind {
     CancellationWithdrawn,
     /// A pending request expired undecided.
     CancellationExpired,
+    /// The seller answered neither our `/cancel` nor the forced one: an IGM issue is due.
+    CancellationUnresolved,
+    /// The LSP has not answered our `/cancel` in time; `/status` was sent.
+    LspOverdue,
 }
 
 impl NoticeKind {
@@ -64,6 +68,8 @@ impl NoticeKind {
             Self::SellerOverdue => "seller_overdue",
             Self::CancellationWithdrawn => "cancellation_withdrawn",
             Self::CancellationExpired => "cancellation_expired",
+            Self::CancellationUnresolved => "cancellation_unresolved",
+            Self::LspOverdue => "lsp_overdue",
         }
     }
 }
@@ -133,6 +139,13 @@ pub fn step(order: Option<&Order>, input: &Input<'_>, inputs: &mut Inputs<'_>) -
         (Input::Timer(TimerKind::AwaitingSeller { request_id }), Some(order)) => {
             return Ok(seller_overdue(order, request_id));
         }
+        (Input::Timer(TimerKind::CancelResponse { leg, message_id }), Some(order)) => {
+            let event = Event::CancelDeadline {
+                leg: *leg,
+                message_id: message_id.clone(),
+            };
+            (order, transition(order, &event, inputs)?)
+        }
         (Input::Timer(TimerKind::RequestExpiry { request_id }), Some(order)) => {
             match requests::expire(order, request_id, inputs.now) {
                 Some(next) => (
@@ -162,8 +175,48 @@ pub fn step(order: Option<&Order>, input: &Input<'_>, inputs: &mut Inputs<'_>) -
         next.city = next.city.or_else(|| message.context.city.clone());
         next.country = next.country.or_else(|| message.context.country.clone());
     }
-    let notices = consequences(old, &mut next, by_network);
-    let timers = deadlines(old, &next, inputs);
+    let mut notices = consequences(old, &mut next, by_network);
+    if commands.iter().any(|c| matches!(c, Command::Status { .. })) {
+        for user in [&next.customer_id, &next.provider_id] {
+            notices.push(Notice {
+                user_id: user.clone(),
+                kind: NoticeKind::LspOverdue,
+                request_id: None,
+                message: format!(
+                    "the logistics provider has not answered our /cancel for order {} in time; /status sent",
+                    next.id
+                ),
+            });
+        }
+    }
+    let mut timers = deadlines(old, &next, inputs);
+    // Every /cancel we send must be answered in time: the buyer app's ttl_response, else ours.
+    for command in &commands {
+        if let Command::Cancel {
+            leg,
+            message_id,
+            params,
+            ..
+        } = command
+        {
+            let secs = params
+                .as_ref()
+                .and_then(|p| duration_secs(&p.ttl_response))
+                // At most a year, like every configured deadline.
+                .map(|s| s.min(365 * 24 * 3600))
+                .and_then(|s| i64::try_from(s).ok())
+                .and_then(chrono::Duration::try_seconds)
+                .unwrap_or(inputs.deadlines.cancel_response);
+            timers.push(Timer {
+                order_id: next.id.clone(),
+                due_at: inputs.now + secs,
+                kind: TimerKind::CancelResponse {
+                    leg: *leg,
+                    message_id: message_id.clone(),
+                },
+            });
+        }
+    }
     next.updated_at = inputs.now;
     Ok(Step {
         order: Some(next),
@@ -470,6 +523,21 @@ fn consequences(old: &Order, new: &mut Order, door_is_network: bool) -> Vec<Noti
                 message: format!(
                     "{who} ({}) refused to cancel order {} ({}: {}){stays}",
                     r.by, new.id, r.code, r.message
+                ),
+            });
+        }
+    }
+    if !matches!(old.retail.status, LegStatus::Unresolved { .. })
+        && matches!(new.retail.status, LegStatus::Unresolved { .. })
+    {
+        for user in [&new.customer_id, &new.provider_id] {
+            notices.push(Notice {
+                user_id: user.clone(),
+                kind: NoticeKind::CancellationUnresolved,
+                request_id: None,
+                message: format!(
+                    "the seller answered neither our /cancel nor the forced one for order {}; the platform should raise an IGM issue",
+                    new.id
                 ),
             });
         }

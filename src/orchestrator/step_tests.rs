@@ -139,7 +139,7 @@ fn tag(group: &str, list: &[(&str, &str)]) -> Value {
 fn update_of(c: &Command) -> (&[StateReport], &[Claim]) {
     match c {
         Command::UpdateStates { states, claims, .. } => (states, claims),
-        Command::Cancel { .. } => panic!("expected an update, got {c:?}"),
+        Command::Cancel { .. } | Command::Status { .. } => panic!("expected an update, got {c:?}"),
     }
 }
 
@@ -543,4 +543,140 @@ fn an_order_whose_goods_are_all_delivered_is_completed_and_no_longer_cancellable
             .code(),
         "20007"
     );
+}
+
+fn cancel_of(c: &Command) -> (Leg, &str, Option<&CancelParams>, Option<&str>) {
+    match c {
+        Command::Cancel {
+            leg,
+            reason,
+            params,
+            fulfillment_id,
+            ..
+        } => (*leg, reason.as_str(), params.as_ref(), fulfillment_id.as_deref()),
+        other => panic!("expected a cancel, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_silent_seller_gets_a_forced_cancel_then_the_leg_is_unresolved() {
+    // ONDC flow 005: the buyer's params ride on our /cancel; unanswered within ttl_response, the
+    // /cancel goes again with force = yes and reason 052 for the same fulfillment.
+    let mut h = History::new(order());
+    let cancel = json!({"message": {"order_id": "O1", "cancellation_reason_id": "052", "descriptor": {
+        "name": "fulfillment", "short_desc": "F1",
+        "tags": [tag("params", &[("force", "no"), ("ttl_response", "PT10S")])]}}});
+    let s = h.message(Action::Cancel, "buyer-app.com", "b1", cancel).unwrap();
+    let (leg, reason, params, f) = cancel_of(&s.commands[0]);
+    assert_eq!((leg, reason, f), (Leg::Retail, "052", Some("F1")));
+    assert_eq!(
+        params,
+        Some(&CancelParams {
+            force: false,
+            ttl_response: "PT10S".into()
+        })
+    );
+    let deadline = s
+        .timers
+        .iter()
+        .find(|t| {
+            t.kind
+                == TimerKind::CancelResponse {
+                    leg: Leg::Retail,
+                    message_id: MessageId::parse("m1").unwrap(),
+                }
+        })
+        .unwrap();
+    assert_eq!(deadline.due_at, t0() + chrono::Duration::seconds(10));
+    // The seller stays silent.
+    let s = h.run(&Input::Timer(&deadline.kind)).unwrap();
+    let (leg, reason, params, f) = cancel_of(&s.commands[0]);
+    assert_eq!((leg, reason, f), (Leg::Retail, "052", Some("F1")));
+    assert!(params.unwrap().force);
+    assert!(matches!(
+        h.order.retail.status,
+        LegStatus::Cancelling { forced: true, .. }
+    ));
+    // Silent again: unresolved, and both parties hear the platform must raise an issue.
+    let s = h.run(&Input::Timer(&s.timers[0].kind)).unwrap();
+    assert!(matches!(h.order.retail.status, LegStatus::Unresolved { .. }));
+    assert!(s.commands.is_empty());
+    assert!(
+        s.notices
+            .iter()
+            .all(|n| n.kind == NoticeKind::CancellationUnresolved)
+            && s.notices.len() == 2
+    );
+    // The first deadline firing late changes nothing.
+    assert_eq!(h.run(&Input::Timer(&deadline.kind)).unwrap(), Step::default());
+    // A late answer still resolves it.
+    let late = on_cancel(
+        "O1",
+        None,
+        vec![fulfillment("F1", "Delivery", "Cancelled", json!([]))],
+        None,
+    );
+    h.message(Action::OnCancel, "seller.com", "m2", late).unwrap();
+    assert_eq!(h.order.retail.status, LegStatus::Cancelled);
+}
+
+#[test]
+fn a_second_buyer_cancel_with_force_is_sent_not_refused() {
+    let mut h = History::new(order());
+    let cancel = json!({"message": {"order_id": "O1", "cancellation_reason_id": "052"}});
+    h.message(Action::Cancel, "buyer-app.com", "b1", cancel).unwrap();
+    let forced = json!({"message": {"order_id": "O1", "cancellation_reason_id": "052", "descriptor": {
+        "name": "fulfillment", "short_desc": "F1",
+        "tags": [tag("params", &[("force", "yes"), ("ttl_response", "PT1H")])]}}});
+    let s = h.message(Action::Cancel, "buyer-app.com", "b2", forced).unwrap();
+    assert_eq!(
+        s.commands.len(),
+        1,
+        "the retail leg only: the LSP was already asked"
+    );
+    let (_, _, params, _) = cancel_of(&s.commands[0]);
+    assert!(params.unwrap().force);
+    let again = json!({"message": {"order_id": "O1", "cancellation_reason_id": "052"}});
+    assert_eq!(
+        h.message(Action::Cancel, "buyer-app.com", "b3", again)
+            .unwrap_err()
+            .code(),
+        "20007",
+        "without force it is still a repeat"
+    );
+}
+
+#[test]
+fn a_silent_lsp_is_asked_for_its_status() {
+    let mut h = History::new(order());
+    let seller = on_cancel(
+        "O1",
+        Some("002"),
+        vec![fulfillment("F1", "Delivery", "Cancelled", json!([]))],
+        None,
+    );
+    let s = h.message(Action::OnCancel, "seller.com", "s1", seller).unwrap();
+    let deadline = s.timers[0].clone();
+    assert_eq!(
+        deadline.due_at,
+        t0() + chrono::Duration::minutes(5),
+        "the configured default"
+    );
+    let s = h.run(&Input::Timer(&deadline.kind)).unwrap();
+    assert!(matches!(
+        s.commands[0],
+        Command::Status {
+            leg: Leg::Logistics,
+            ..
+        }
+    ));
+    assert!(s.notices.iter().any(|n| n.kind == NoticeKind::LspOverdue));
+    // Its /on_status says the logistics order is cancelled: the leg is done.
+    let status = json!({"message": {"order": {"id": "L1", "state": "Cancelled", "fulfillments": [
+        {"id": "1", "type": "Delivery", "state": {"descriptor": {"code": "Cancelled"}}}]}}});
+    h.message(Action::OnStatus, "lsp.com", "l1", status).unwrap();
+    assert!(matches!(
+        h.order.logistics.as_ref().unwrap().status,
+        LegStatus::Cancelled
+    ));
 }

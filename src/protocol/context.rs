@@ -240,6 +240,35 @@ pub fn format_timestamp(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
+/// The length of an ISO 8601 duration in whole seconds, for the forms whose length is fixed:
+/// weeks, days, hours, minutes and seconds (`PT30S`, `PT1H`, `P1DT12H`). Years and months, which
+/// have no fixed length, and fractions give `None`, as does anything that is not a duration.
+pub fn duration_secs(s: &str) -> Option<u64> {
+    if !is_iso8601_duration(s) {
+        return None;
+    }
+    let rest = s.strip_prefix('P')?;
+    let (date, time) = rest.split_once('T').unwrap_or((rest, ""));
+    let mut total: u64 = 0;
+    for (part, units) in [
+        (date, &[('W', 604_800u64), ('D', 86_400)][..]),
+        (time, &[('H', 3_600), ('M', 60), ('S', 1)][..]),
+    ] {
+        let mut number = String::new();
+        for ch in part.chars() {
+            if ch.is_ascii_digit() {
+                number.push(ch);
+                continue;
+            }
+            let (_, scale) = units.iter().find(|(u, _)| *u == ch)?;
+            let n: u64 = number.parse().ok()?;
+            total = total.checked_add(n.checked_mul(*scale)?)?;
+            number.clear();
+        }
+    }
+    Some(total)
+}
+
 /// `P[nY][nM][nW][nD][T[nH][nM][n[.n]S]]` with at least one component.
 fn is_iso8601_duration(s: &str) -> bool {
     let Some(rest) = s.strip_prefix('P') else {
@@ -340,6 +369,18 @@ mod tests {
         b["context"]["core_version"] = json!("9".repeat(100_000));
         let e = check(&b).unwrap_err();
         assert!(e.message.len() < 200, "{}", e.message.len());
+    }
+
+    #[test]
+    fn durations_in_seconds() {
+        assert_eq!(duration_secs("PT30S"), Some(30));
+        assert_eq!(duration_secs("PT1H"), Some(3600));
+        assert_eq!(duration_secs("PT10M30S"), Some(630));
+        assert_eq!(duration_secs("P1DT12H"), Some(129_600));
+        assert_eq!(duration_secs("P2W"), Some(1_209_600));
+        for none in ["P1M", "P1Y", "PT1.5S", "30S", "PT", ""] {
+            assert_eq!(duration_secs(none), None, "{none}");
+        }
     }
 
     #[test]

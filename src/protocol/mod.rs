@@ -13,8 +13,8 @@ mod schema;
 pub use ack::{ACK_BODY, ACK_TEXT, ErrorType, NackError, nack_body};
 pub use action::{Action, DomainFamily, UnknownAction};
 pub use context::{
-    Context, ContextError, check_context, excerpt, format_timestamp, is_city_code, parse_timestamp,
-    peek_family,
+    Context, ContextError, check_context, duration_secs, excerpt, format_timestamp, is_city_code,
+    parse_timestamp, peek_family,
 };
 pub use ids::{IdError, MessageId, SubscriberId, TransactionId, UniqueKeyId};
 pub use json::parse_strict;

@@ -359,9 +359,13 @@ fn money(currency: &str, minor: i64) -> Value {
 fn leg_status(s: &LegStatus) -> Value {
     match s {
         LegStatus::Active => json!({"status": "active"}),
-        LegStatus::Cancelling { message_id } => {
-            json!({"status": "cancelling", "cancel_message_id": message_id})
+        LegStatus::Cancelling { message_id, forced } => {
+            json!({"status": "cancelling", "cancel_message_id": message_id, "forced": forced})
         }
+        LegStatus::Unresolved { message_id } => json!({
+            "status": "unresolved", "cancel_message_id": message_id,
+            "note": "the counterpart answered neither our /cancel nor the forced one; raise an IGM issue",
+        }),
         LegStatus::Cancelled => json!({"status": "cancelled"}),
     }
 }
