@@ -78,14 +78,21 @@ pub fn read_event(context: &Context, body: &Value) -> Result<Event, EventError> 
                 ttl_response,
             })
         }
-        (Action::Update, _) => Err(EventError {
-            path: "$.message".into(),
-            message: "the gateway relays fulfillment state itself; /update from the buyer app is not applied to orders".into(),
+        (Action::Update, DomainFamily::Retail) => Ok(Event::BuyerUpdate {
+            message_id: context.message_id.clone(),
+            message: message.clone(),
+        }),
+        (Action::Update, DomainFamily::Logistics) => Err(EventError {
+            path: "$.context.domain".into(),
+            message: "a buyer app's /update is for the retail order; the logistics leg is the gateway's"
+                .into(),
         }),
         (Action::OnCancel, DomainFamily::Retail) => Ok(Event::RetailOnCancel(callback(context, message)?)),
         (Action::OnUpdate, DomainFamily::Retail) => Ok(Event::RetailOnUpdate(callback(context, message)?)),
         (Action::OnStatus, DomainFamily::Retail) => Ok(Event::RetailStatus(callback(context, message)?)),
-        (Action::OnCancel, DomainFamily::Logistics) => Ok(Event::LogisticsOnCancel(callback(context, message)?)),
+        (Action::OnCancel, DomainFamily::Logistics) => {
+            Ok(Event::LogisticsOnCancel(callback(context, message)?))
+        }
         (Action::OnUpdate | Action::OnStatus, DomainFamily::Logistics) => {
             Ok(Event::LogisticsStatus(callback(context, message)?))
         }
@@ -218,5 +225,6 @@ fn callback(context: &Context, message: &Value) -> Result<Callback, EventError> 
         quote,
         quote_lines,
         at: context.timestamp,
+        message: message.clone(),
     })
 }

@@ -13,8 +13,8 @@
 use super::charges;
 use super::model::Deadlines;
 use super::model::{
-    Callback, CancelParams, Cancellation, Command, Event, FailedMessage, Fulfillment, FulfillmentReport, Leg,
-    LegRefusal, LegStatus, Order, RefusedHow, StateReport,
+    BuyerAction, Callback, CancelParams, Cancellation, Command, Event, FailedMessage, Fulfillment,
+    FulfillmentReport, Leg, LegRefusal, LegStatus, Order, RefusedHow, StateReport,
 };
 use super::reasons::{self, Party};
 use super::refusal::Refusal;
@@ -64,7 +64,8 @@ pub fn transition(order: &Order, event: &Event, inputs: &mut Inputs<'_>) -> Resu
             | Event::LogisticsOnCancel(_)
             | Event::LogisticsStatus(_)
             | Event::CallbackError { .. }
-            | Event::CancelDeadline { .. } => Ok(Outcome::Absorbed),
+            | Event::CancelDeadline { .. }
+            | Event::BuyerUpdate { .. } => Ok(Outcome::Absorbed),
             // A message we gave up on is still shown on the order, even a finished one.
             Event::DeliveryFailed { .. } => {
                 let mut next = order.clone();
@@ -154,6 +155,13 @@ pub fn transition(order: &Order, event: &Event, inputs: &mut Inputs<'_>) -> Resu
                 params,
                 claim: None,
                 claims: vec![],
+            });
+        }
+        Event::BuyerUpdate { message, .. } => {
+            // Forwarded under our name; the step records which of the buyer's messages it carries.
+            commands.push(Command::ForwardUpdate {
+                message_id: (inputs.new_id)(),
+                message: message.clone(),
             });
         }
         Event::CancelDeadline { leg, message_id } => {
@@ -325,6 +333,22 @@ pub fn transition(order: &Order, event: &Event, inputs: &mut Inputs<'_>) -> Resu
         Event::RetailStatus(cb) => {
             apply_reports(&mut next.retail.fulfillments, &cb.fulfillments, "retail", cb.at)?;
         }
+        Event::RetailOnUpdate(cb) if forwarded(order, &cb.message_id).is_some() => {
+            // The seller answers the buyer app's /update we forwarded: relay it back.
+            let theirs = forwarded(order, &cb.message_id).cloned();
+            apply_reports(&mut next.retail.fulfillments, &cb.fulfillments, "retail", cb.at)?;
+            if let (Some(theirs), Some(buyer)) = (theirs, &mut next.buyer_app) {
+                buyer.forwarded_updates.retain(|(ours, _)| *ours != cb.message_id);
+                commands.push(Command::ToBuyer {
+                    to: buyer.subscriber_id.clone(),
+                    uri: buyer.uri.clone(),
+                    action: BuyerAction::OnUpdate,
+                    message_id: theirs,
+                    error: None,
+                    relay: Some(cb.message.clone()),
+                });
+            }
+        }
         Event::RetailOnUpdate(cb) => match &order.awaiting_update {
             Some(awaited) if *awaited == cb.message_id => {
                 // The SNP acknowledged the final states and charges: the order ends here.
@@ -374,6 +398,22 @@ pub fn transition(order: &Order, event: &Event, inputs: &mut Inputs<'_>) -> Resu
                 Leg::Retail => Some(&order.retail.status),
                 Leg::Logistics => order.logistics.as_ref().map(|l| &l.status),
             };
+            if let (Leg::Retail, "on_update", Some(theirs)) = (leg, *action, forwarded(order, message_id)) {
+                // The seller refuses the buyer app's /update we forwarded: tell the buyer app.
+                let theirs = theirs.clone();
+                if let Some(buyer) = &mut next.buyer_app {
+                    buyer.forwarded_updates.retain(|(ours, _)| ours != message_id);
+                    commands.push(Command::ToBuyer {
+                        to: buyer.subscriber_id.clone(),
+                        uri: buyer.uri.clone(),
+                        action: BuyerAction::OnUpdate,
+                        message_id: theirs,
+                        error: Some((code.clone(), message.clone())),
+                        relay: None,
+                    });
+                }
+                return finish(order, next, commands, inputs);
+            }
             match (*action, leg_status) {
                 // Our /cancel is refused: the leg stays live, and the refusal is on record.
                 ("on_cancel", Some(LegStatus::Cancelling { .. } | LegStatus::Unresolved { .. })) => {
@@ -413,6 +453,17 @@ fn finish(
         order: Box::new(next),
         commands,
     })
+}
+
+/// The buyer app's `/update` that our forwarded `/update` `ours` carries, if it is one.
+fn forwarded<'o>(order: &'o Order, ours: &MessageId) -> Option<&'o MessageId> {
+    order
+        .buyer_app
+        .as_ref()?
+        .forwarded_updates
+        .iter()
+        .find(|(o, _)| o == ours)
+        .map(|(_, theirs)| theirs)
 }
 
 /// A duration as ONDC writes it, in seconds (`PT300S`).

@@ -63,6 +63,7 @@ fn order(with_logistics: bool, forward: S) -> Order {
         country: None,
         refusals: vec![],
         failed_messages: vec![],
+        buyer_app: None,
         created_at: t0(),
         updated_at: t0(),
     }
@@ -88,6 +89,7 @@ fn cb(message_id: &str, reports: Vec<FulfillmentReport>) -> Callback {
         quote: None,
         quote_lines: vec![],
         at: t0(),
+        message: serde_json::Value::Null,
     }
 }
 
@@ -145,7 +147,7 @@ fn cancel_cmd(c: &Command) -> (Leg, &str, &str, &str) {
             initiated_by,
             ..
         } => (*leg, message_id.as_str(), reason.as_str(), initiated_by.as_str()),
-        Command::UpdateStates { .. } | Command::Status { .. } => panic!("expected a cancel, got {c:?}"),
+        other => panic!("expected a cancel, got {other:?}"),
     }
 }
 
@@ -156,7 +158,7 @@ fn update_cmd(c: &Command) -> (Vec<(String, S)>, Option<Money>) {
             states.iter().map(|s| (s.id.clone(), s.state)).collect(),
             super::charges::total(claims),
         ),
-        Command::Cancel { .. } | Command::Status { .. } => panic!("expected an update, got {c:?}"),
+        other => panic!("expected an update, got {other:?}"),
     }
 }
 

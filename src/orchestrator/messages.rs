@@ -31,8 +31,82 @@ fn tags(group: &str, list: &[(&str, String)]) -> Value {
     json!({"code": group, "list": list.iter().map(|(c, v)| json!({"code": c, "value": v})).collect::<Vec<_>>()})
 }
 
+/// The order as the buyer app is told it: its state, the cancellation and every retail
+/// fulfillment's state.
+fn order_for_buyer(order: &Order, now: DateTime<Utc>) -> Value {
+    let fulfillments: Vec<Value> = order
+        .retail
+        .fulfillments
+        .iter()
+        .map(|f| {
+            let mut v =
+                json!({"id": f.id, "type": f.kind, "state": {"descriptor": {"code": f.state.as_str()}}});
+            if let Some(rto) = &f.rto_id {
+                v["tags"] = json!([tags("cancel_request", &[("rto_id", rto.clone())])]);
+            }
+            v
+        })
+        .collect();
+    let mut o = json!({
+        "id": order.id,
+        "state": order.state.as_str(),
+        "fulfillments": fulfillments,
+        "updated_at": format_timestamp(now),
+    });
+    if let Some(c) = &order.cancellation {
+        o["cancellation"] = json!({"cancelled_by": c.initiated_by, "reason": {"id": c.retail_reason}});
+    }
+    o
+}
+
+/// A callback to the buyer app: to it we speak as the seller side (`bpp_id` is us).
+fn to_buyer(order: &Order, command: &Command, me: &Identity, now: DateTime<Utc>) -> Option<Addressed> {
+    let Command::ToBuyer {
+        to,
+        uri,
+        action,
+        message_id,
+        error,
+        relay,
+    } = command
+    else {
+        return None;
+    };
+    let context = json!({
+        "domain": order.retail.domain,
+        "action": action.as_str(),
+        "core_version": "1.2.5",
+        "bap_id": to,
+        "bap_uri": uri,
+        "bpp_id": me.subscriber_id,
+        "bpp_uri": me.subscriber_url,
+        "transaction_id": order.retail.transaction_id,
+        "message_id": message_id,
+        "timestamp": format_timestamp(now),
+        "ttl": "PT30S",
+        "city": order.city.as_deref().unwrap_or("*"),
+        "country": order.country.as_deref().unwrap_or("IND"),
+    });
+    let message = match relay {
+        Some(m) => m.clone(),
+        None => json!({"order": order_for_buyer(order, now)}),
+    };
+    let mut body = json!({"context": context, "message": message});
+    if let Some((code, text)) = error {
+        body["error"] = json!({"type": "DOMAIN-ERROR", "code": code, "message": text});
+    }
+    Some(Addressed {
+        counterpart: to.clone(),
+        url: format!("{}/{}", uri.trim_end_matches('/'), action.as_str()),
+        body: body.to_string().into_bytes(),
+    })
+}
+
 /// The body and address of `command` for `order`, stamped `now`.
 pub fn build(order: &Order, command: &Command, me: &Identity, now: DateTime<Utc>) -> Addressed {
+    if let Some(addressed) = to_buyer(order, command, me, now) {
+        return addressed;
+    }
     let (leg, action, message_id) = command.route();
     let (domain, transaction_id, bpp_id, bpp_uri, order_id) = match (leg, &order.logistics) {
         (Leg::Logistics, Some(l)) => (&l.domain, &l.transaction_id, &l.bpp_id, &l.bpp_uri, &l.order_id),
@@ -61,6 +135,10 @@ pub fn build(order: &Order, command: &Command, me: &Identity, now: DateTime<Utc>
     });
     let message = match command {
         Command::Status { .. } => json!({"order_id": order_id}),
+        // The buyer app's message, as it sent it, under our context.
+        Command::ForwardUpdate { message, .. } => message.clone(),
+        // Built by `to_buyer` above.
+        Command::ToBuyer { .. } => Value::Null,
         Command::Cancel {
             reason,
             initiated_by,

@@ -21,9 +21,10 @@ pub use events::{EventError, order_id_of, read_event};
 pub use machine::{Inputs, Outcome, transition};
 pub use messages::{Addressed, Identity, build};
 pub use model::{
-    Callback, CancelParams, CancelRequest, Cancellation, ChargeLine, Claim, ClaimKind, Command, Deadlines,
-    Escrow, Event, FailedMessage, Fulfillment, FulfillmentReport, Leg, LegRefusal, LegStatus, LogisticsLeg,
-    Money, Order, OrderStatus, RefusedHow, RequestStatus, RetailLeg, StateReport, Timer, TimerKind,
+    BuyerAction, BuyerApp, Callback, CancelParams, CancelRequest, Cancellation, ChargeLine, Claim, ClaimKind,
+    Command, Deadlines, Escrow, Event, FailedMessage, Fulfillment, FulfillmentReport, Leg, LegRefusal,
+    LegStatus, LogisticsLeg, Money, Order, OrderStatus, RefusedHow, RequestStatus, RetailLeg, StateReport,
+    Timer, TimerKind,
 };
 pub use reasons::Party;
 pub use refusal::Refusal;

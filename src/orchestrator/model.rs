@@ -176,6 +176,44 @@ impl LegStatus {
     }
 }
 
+/// A callback the gateway sends the buyer app.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BuyerAction {
+    /// `/on_cancel`.
+    OnCancel,
+    /// `/on_status`.
+    OnStatus,
+    /// `/on_update`.
+    OnUpdate,
+}
+
+impl BuyerAction {
+    /// The Beckn action.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OnCancel => "on_cancel",
+            Self::OnStatus => "on_status",
+            Self::OnUpdate => "on_update",
+        }
+    }
+}
+
+/// The buyer app the gateway reports an order to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuyerApp {
+    /// Its `bap_id`.
+    pub subscriber_id: SubscriberId,
+    /// Its `bap_uri` (the registry's `subscriber_url` wins when it has one).
+    pub uri: String,
+    /// Its `/cancel` awaiting our `/on_cancel`, if any.
+    #[serde(default)]
+    pub cancel_message_id: Option<MessageId>,
+    /// Its `/update`s forwarded to the seller: (our message_id, its message_id).
+    #[serde(default)]
+    pub forwarded_updates: Vec<(MessageId, MessageId)>,
+}
+
 /// ONDC's `params` tag of a `/cancel` (flow 005): force the cancellation, and how long the
 /// counterpart has to answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -420,6 +458,10 @@ pub struct Order {
     /// Our messages that will not be delivered, oldest first.
     #[serde(default)]
     pub failed_messages: Vec<FailedMessage>,
+    /// The buyer app that hears of the order (registered with it, or the one that sent
+    /// `/cancel`); none, no callbacks.
+    #[serde(default)]
+    pub buyer_app: Option<BuyerApp>,
     /// Registration time.
     pub created_at: DateTime<Utc>,
     /// Last change.
@@ -460,6 +502,8 @@ pub struct Callback {
     pub quote_lines: Vec<ChargeLine>,
     /// `context.timestamp`.
     pub at: DateTime<Utc>,
+    /// The message as sent (`message`), relayed to the buyer app when it answers its `/update`.
+    pub message: serde_json::Value,
 }
 
 /// Something that happened to an order.
@@ -479,6 +523,13 @@ pub enum Event {
         force: bool,
         /// `params.ttl_response`, when given (ISO 8601 duration).
         ttl_response: Option<String>,
+    },
+    /// The buyer app's `/update`: forwarded to the seller, its `/on_update` relayed back.
+    BuyerUpdate {
+        /// The buyer app's message_id.
+        message_id: MessageId,
+        /// Its `message`, forwarded as it is.
+        message: serde_json::Value,
     },
     /// Our `/cancel` on `leg` went unanswered until its deadline.
     CancelDeadline {
@@ -638,6 +689,31 @@ pub enum Command {
         /// `descriptor.tags.params` (force, ttl_response), when sent.
         params: Option<CancelParams>,
     },
+    /// A callback to the buyer app (`on_cancel`, `on_status`, `on_update`), built from the order
+    /// as it is, or carrying what the seller said.
+    ToBuyer {
+        /// The buyer app.
+        to: SubscriberId,
+        /// Its URI.
+        uri: String,
+        /// `on_cancel` (solicited with the buyer's `/cancel` message_id, or unsolicited),
+        /// `on_status` (unsolicited, the order's states changed) or `on_update` (the seller's
+        /// answer to the buyer's `/update`).
+        action: BuyerAction,
+        /// The message_id: the buyer app's own for an answer, fresh otherwise.
+        message_id: MessageId,
+        /// The seller's refusal to pass on as the `error`, when the cancellation was refused.
+        error: Option<(String, String)>,
+        /// The seller's `message` to relay (`on_update`), instead of one built from the order.
+        relay: Option<serde_json::Value>,
+    },
+    /// The buyer app's `/update` forwarded to the seller under our name.
+    ForwardUpdate {
+        /// Fresh message_id (the seller answers with it).
+        message_id: MessageId,
+        /// The buyer app's `message`.
+        message: serde_json::Value,
+    },
     /// `/status` to a leg whose counterpart has not answered our `/cancel`.
     Status {
         /// Which leg.
@@ -663,6 +739,11 @@ impl Command {
             Self::Cancel { leg, message_id, .. } => (*leg, "cancel", message_id),
             Self::UpdateStates { message_id, .. } => (Leg::Retail, "update", message_id),
             Self::Status { leg, message_id } => (*leg, "status", message_id),
+            // The buyer app is spoken to on the retail transaction.
+            Self::ToBuyer {
+                action, message_id, ..
+            } => (Leg::Retail, action.as_str(), message_id),
+            Self::ForwardUpdate { message_id, .. } => (Leg::Retail, "update", message_id),
         }
     }
 }
@@ -718,6 +799,7 @@ impl Order {
             country: None,
             refusals: vec![],
             failed_messages: vec![],
+            buyer_app: None,
             created_at: t0,
             updated_at: t0,
         }

@@ -15,7 +15,8 @@ use super::charges;
 use super::events::EventError;
 use super::machine::{Inputs, Outcome, transition};
 use super::model::{
-    Command, Event, Leg, LegStatus, Money, Order, OrderStatus, RequestStatus, Timer, TimerKind,
+    BuyerAction, BuyerApp, Command, Event, Leg, LegStatus, Money, Order, OrderStatus, RequestStatus, Timer,
+    TimerKind,
 };
 use super::reasons::{self, Party};
 use super::refusal::Refusal;
@@ -165,7 +166,11 @@ pub fn step(order: Option<&Order>, input: &Input<'_>, inputs: &mut Inputs<'_>) -
             (order, requests::decide(order, *actor, action, inputs)?)
         }
     };
-    let by_network = matches!(input, Input::Network(_));
+    let door = match input {
+        Input::Network(_) => Door::Network,
+        Input::Rest { .. } => Door::Rest,
+        Input::Delivery(_) | Input::Timer(_) => Door::Internal,
+    };
     let (mut next, commands) = match outcome {
         Outcome::Absorbed => return Ok(Step::default()),
         Outcome::Applied { order, commands } => (*order, commands),
@@ -174,8 +179,11 @@ pub fn step(order: Option<&Order>, input: &Input<'_>, inputs: &mut Inputs<'_>) -
         // What we send on this order speaks from the city and country its messages came from.
         next.city = next.city.or_else(|| message.context.city.clone());
         next.country = next.country.or_else(|| message.context.country.clone());
+        remember_buyer_app(&mut next, message.context, &commands);
     }
-    let mut notices = consequences(old, &mut next, by_network);
+    let mut commands = commands;
+    commands.extend(buyer_callbacks(old, &mut next, inputs));
+    let mut notices = consequences(old, &mut next, door);
     if commands.iter().any(|c| matches!(c, Command::Status { .. })) {
         for user in [&next.customer_id, &next.provider_id] {
             notices.push(Notice {
@@ -224,6 +232,91 @@ pub fn step(order: Option<&Order>, input: &Input<'_>, inputs: &mut Inputs<'_>) -
         notices,
         timers,
     })
+}
+
+/// A buyer app that sent `/cancel` or `/update` is the one the order reports to; its `/cancel`
+/// awaits our `/on_cancel`, its `/update` the seller's `/on_update`.
+fn remember_buyer_app(order: &mut Order, context: &Context, commands: &[Command]) {
+    if context.action.is_callback() {
+        return;
+    }
+    let buyer = order.buyer_app.get_or_insert_with(|| BuyerApp {
+        subscriber_id: context.bap_id.clone(),
+        uri: context.bap_uri.clone(),
+        cancel_message_id: None,
+        forwarded_updates: vec![],
+    });
+    for command in commands {
+        match command {
+            Command::Cancel { leg: Leg::Retail, .. } if context.action == Action::Cancel => {
+                buyer.cancel_message_id = Some(context.message_id.clone());
+            }
+            Command::ForwardUpdate { message_id, .. } => buyer
+                .forwarded_updates
+                .push((message_id.clone(), context.message_id.clone())),
+            Command::Cancel { .. }
+            | Command::UpdateStates { .. }
+            | Command::ToBuyer { .. }
+            | Command::Status { .. } => {}
+        }
+    }
+}
+
+/// What the buyer app hears of a change: the `/on_cancel` of the order once the retail leg is
+/// cancelled, or the seller's refusal (the answer to its `/cancel`, with its message_id, when it
+/// sent one); an `/on_status` whenever the order's or a retail fulfillment's state changed once
+/// a cancellation is under way (RTO states, the end).
+fn buyer_callbacks(old: &Order, new: &mut Order, inputs: &mut Inputs<'_>) -> Vec<Command> {
+    let Some(buyer) = &new.buyer_app else {
+        return vec![];
+    };
+    let (to, uri) = (buyer.subscriber_id.clone(), buyer.uri.clone());
+    let awaiting = buyer.cancel_message_id.clone();
+    let mut out = Vec::new();
+    let answer = |error: Option<(String, String)>, new: &mut Order, inputs: &mut Inputs<'_>| {
+        let message_id = awaiting.clone().unwrap_or_else(|| (inputs.new_id)());
+        if let Some(b) = &mut new.buyer_app {
+            b.cancel_message_id = None;
+        }
+        Command::ToBuyer {
+            to: to.clone(),
+            uri: uri.clone(),
+            action: BuyerAction::OnCancel,
+            message_id,
+            error,
+            relay: None,
+        }
+    };
+    let retail_cancelled =
+        old.retail.status != LegStatus::Cancelled && new.retail.status == LegStatus::Cancelled;
+    let refused = new
+        .refusals
+        .iter()
+        .skip(old.refusals.len())
+        .find(|r| r.leg == Leg::Retail)
+        .map(|r| (r.code.clone(), r.message.clone()));
+    if retail_cancelled {
+        out.push(answer(None, new, inputs));
+    } else if let Some(error) = refused.filter(|_| awaiting.is_some()) {
+        out.push(answer(Some(error), new, inputs));
+    } else if new.cancellation.is_some()
+        && (old.state != new.state
+            || old.retail.fulfillments.iter().map(|f| (&f.id, f.state)).ne(new
+                .retail
+                .fulfillments
+                .iter()
+                .map(|f| (&f.id, f.state))))
+    {
+        out.push(Command::ToBuyer {
+            to,
+            uri,
+            action: BuyerAction::OnStatus,
+            message_id: (inputs.new_id)(),
+            error: None,
+            relay: None,
+        });
+    }
+    out
 }
 
 /// The deadlines a change starts: a new request expires unless decided by `request_expiry`; a
@@ -297,10 +390,6 @@ fn seller_overdue(order: &Order, request_id: &str) -> Step {
 /// machine.
 fn network(order: &Order, message: &Network<'_>, inputs: &mut Inputs<'_>) -> Result<Outcome, Refusal> {
     let context = message.context;
-    // The buyer app's /update is kept for audit; the gateway relays fulfillment state itself.
-    if context.action == Action::Update {
-        return Ok(Outcome::Absorbed);
-    }
     // Only this order's seller (retail) or LSP (logistics) may speak about it on its leg.
     let counterpart = match (context.family, &order.logistics) {
         (DomainFamily::Logistics, Some(leg)) => Some(&leg.bpp_id),
@@ -314,7 +403,15 @@ fn network(order: &Order, message: &Network<'_>, inputs: &mut Inputs<'_>) -> Res
             order.id
         )));
     }
-    if context.action == Action::Cancel {
+    if let (false, Some(buyer)) = (context.action.is_callback(), &order.buyer_app)
+        && buyer.subscriber_id != context.bap_id
+    {
+        return Err(Refusal::NotCounterpart(format!(
+            "{} is not the buyer app of order {}",
+            context.bap_id, order.id
+        )));
+    }
+    if matches!(context.action, Action::Cancel | Action::Update) {
         if context.bpp_id != order.retail.bpp_id {
             return Err(Refusal::WrongContext {
                 path: "$.context.bpp_id",
@@ -322,6 +419,7 @@ fn network(order: &Order, message: &Network<'_>, inputs: &mut Inputs<'_>) -> Res
             });
         }
         if let Ok(Event::Cancel { reason, .. }) = message.event
+            && context.action == Action::Cancel
             && !reasons::retail_allowed_for(reason, Party::Buyer)
         {
             return Err(Refusal::InvalidReason {
@@ -387,10 +485,21 @@ pub fn status_of(order: &Order) -> OrderStatus {
 /// What follows from `old` becoming `new`, whatever caused it: the status, requests overtaken
 /// by a network cancellation, the escrow (returned once, when the order is cancelled), and the
 /// notices. The only place any of these is set.
-fn consequences(old: &Order, new: &mut Order, door_is_network: bool) -> Vec<Notice> {
+/// Where an input came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Door {
+    /// A Beckn message.
+    Network,
+    /// A customer's or provider's REST action.
+    Rest,
+    /// The outbox or a timer.
+    Internal,
+}
+
+fn consequences(old: &Order, new: &mut Order, door: Door) -> Vec<Notice> {
     let mut notices = Vec::new();
     let cancelled_now = status_of(new) == OrderStatus::Cancelled && old.status != OrderStatus::Cancelled;
-    let by_network = cancelled_now && door_is_network;
+    let by_network = cancelled_now && door == Door::Network;
     let who = new
         .cancellation
         .as_ref()
@@ -407,7 +516,12 @@ fn consequences(old: &Order, new: &mut Order, door_is_network: bool) -> Vec<Noti
         }
     }
     new.status = status_of(new);
-    if new.status == OrderStatus::Cancelled {
+    // The escrow is returned once the seller has confirmed the cancellation (a seller may still
+    // refuse a /cancel), or at once when the other party accepts a REST request, as the REST
+    // contract says.
+    if new.status == OrderStatus::Cancelled
+        && (new.retail.status == LegStatus::Cancelled || door == Door::Rest)
+    {
         settle_escrow(new);
     }
 

@@ -139,7 +139,7 @@ fn tag(group: &str, list: &[(&str, &str)]) -> Value {
 fn update_of(c: &Command) -> (&[StateReport], &[Claim]) {
     match c {
         Command::UpdateStates { states, claims, .. } => (states, claims),
-        Command::Cancel { .. } | Command::Status { .. } => panic!("expected an update, got {c:?}"),
+        other => panic!("expected an update, got {other:?}"),
     }
 }
 

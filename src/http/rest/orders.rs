@@ -6,8 +6,8 @@ use super::error::ApiError;
 use super::extract::{parse_body, visible_order};
 use crate::http::AppState;
 use crate::orchestrator::{
-    Escrow, Fulfillment, FulfillmentState, LegRefusal, LegStatus, LogisticsLeg, Money, Order, OrderState,
-    OrderStatus, RetailLeg,
+    BuyerApp, Escrow, Fulfillment, FulfillmentState, LegRefusal, LegStatus, LogisticsLeg, Money, Order,
+    OrderState, OrderStatus, RetailLeg,
 };
 use crate::protocol::{DomainFamily, SubscriberId, TransactionId, format_timestamp, is_city_code};
 use crate::store::{Destination, RequeueError, TimelineItem};
@@ -75,6 +75,17 @@ struct RegisterOrder {
     /// `context.country` (`IND`).
     #[serde(default)]
     country: Option<String>,
+    /// The buyer app to report the order to (`/on_cancel`, `/on_status`, `/on_update`); none, no
+    /// callbacks until a buyer app sends `/cancel`.
+    #[serde(default)]
+    buyer_app: Option<BuyerAppBody>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BuyerAppBody {
+    bap_id: String,
+    bap_uri: String,
 }
 
 fn field<T, E: std::fmt::Display>(r: Result<T, E>, name: &str) -> Result<T, ApiError> {
@@ -204,6 +215,15 @@ impl RegisterOrder {
                 })
             }
         };
+        let buyer_app = match self.buyer_app {
+            None => None,
+            Some(b) => Some(BuyerApp {
+                subscriber_id: field(SubscriberId::parse(&b.bap_id), "buyer_app.bap_id")?,
+                uri: uri(&b.bap_uri, "buyer_app.bap_uri")?,
+                cancel_message_id: None,
+                forwarded_updates: Vec::new(),
+            }),
+        };
         Ok(Order {
             id: self.order_id,
             customer_id: self.customer_id,
@@ -225,6 +245,7 @@ impl RegisterOrder {
             country: self.country,
             refusals: Vec::new(),
             failed_messages: Vec::new(),
+            buyer_app,
             created_at: now,
             updated_at: now,
         })
@@ -423,6 +444,10 @@ pub fn order_view(o: &Order) -> Value {
         "charges": o.cancellation.as_ref().and_then(|c| c.claim.as_ref()).map(|m| money(&m.currency, m.minor)),
         "city": o.city,
         "country": o.country,
+        "buyer_app": o.buyer_app.as_ref().map(|b| json!({
+            "bap_id": b.subscriber_id, "bap_uri": b.uri,
+            "awaiting_on_cancel": b.cancel_message_id,
+        })),
         "refusals": o.refusals.iter().map(refusal_view).collect::<Vec<_>>(),
         "failed_messages": o.failed_messages.iter().map(|f| json!({
             "message_id": f.message_id, "action": f.action, "leg": f.leg, "permanent": f.permanent,
