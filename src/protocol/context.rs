@@ -142,18 +142,10 @@ pub fn check_context(
             ),
         ));
     }
-    let bap_id = SubscriberId::parse(&text("$.context.bap_id", "bap_id")?).map_err(|e| {
-        err(
-            "$.context.bap_id",
-            format!("bap_id {e}; it must be a subscriber id, not a URL"),
-        )
-    })?;
-    let bpp_id = SubscriberId::parse(&text("$.context.bpp_id", "bpp_id")?).map_err(|e| {
-        err(
-            "$.context.bpp_id",
-            format!("bpp_id {e}; it must be a subscriber id, not a URL"),
-        )
-    })?;
+    let bap_id = SubscriberId::parse(&text("$.context.bap_id", "bap_id")?)
+        .map_err(|e| err("$.context.bap_id", format!("bap_id {e}")))?;
+    let bpp_id = SubscriberId::parse(&text("$.context.bpp_id", "bpp_id")?)
+        .map_err(|e| err("$.context.bpp_id", format!("bpp_id {e}")))?;
     let transaction_id = TransactionId::parse(&text("$.context.transaction_id", "transaction_id")?)
         .map_err(|e| err("$.context.transaction_id", format!("transaction_id {e}")))?;
     let message_id = MessageId::parse(&text("$.context.message_id", "message_id")?)
@@ -332,6 +324,17 @@ mod tests {
         assert_eq!(c.sender().as_str(), "seller.example.com");
         assert_eq!(c.family, DomainFamily::Retail);
         assert_eq!(format_timestamp(c.timestamp), "2025-01-03T11:00:30.000Z");
+    }
+
+    #[test]
+    fn a_path_like_sender_as_ondc_automation_registers_it_is_accepted() {
+        let mut b = body();
+        b["context"]["bpp_id"] = json!("dev-automation.ondc.org/api-service/ONDC:LOG10/1.2.5");
+        let c = check(&b).unwrap();
+        assert_eq!(
+            c.sender().as_str(),
+            "dev-automation.ondc.org/api-service/ONDC:LOG10/1.2.5"
+        );
     }
 
     #[test]

@@ -1,12 +1,15 @@
 //! Identifier newtypes: a subscriber id and a registry key id.
 //!
-//! A subscriber id is the network participant's registered name (usually its FQDN). It travels in
-//! the `keyId` of every signature, split on `|`, and in `bap_id`/`bpp_id` of every context.
+//! A subscriber id is the network participant's registered name: usually its FQDN, but ONDC's own
+//! automation registers path-like names such as `dev-automation.ondc.org/api-service/ONDC:LOG10/1.2.5`.
+//! It travels in the `keyId` of every signature, split on `|`, and in `bap_id`/`bpp_id` of every
+//! context.
 
 use std::fmt;
 use std::str::FromStr;
 
-/// Longest identifier we accept; registry names are FQDNs (at most 253 bytes).
+/// Longest identifier we accept: an FQDN is at most 253 bytes, and the path-like names ONDC's
+/// automation registers are far shorter than this.
 const MAX_ID_LEN: usize = 255;
 
 /// Why a string is not a valid identifier.
@@ -24,12 +27,15 @@ pub enum IdError {
     /// The string holds a character that the identifier may not contain.
     #[error("contains the forbidden character {0:?}")]
     Forbidden(char),
+    /// A subscriber id that holds `://`: a URL (usually the `subscriber_url`), not a registered name.
+    #[error("is a URL (it contains \"://\"); a subscriber id is the registered name, not the subscriber_url")]
+    Url,
 }
 
-/// Checks the rules both identifier kinds share: non-empty, bounded, no control characters, no
+/// Checks the rules every identifier kind shares: non-empty, bounded, no control characters, no
 /// whitespace at either end, and none of the characters that delimit a `keyId` (`|`) or a header
 /// parameter (`"`, `,`, `\`). Inner spaces are allowed: a published ONDC signing vector has one.
-fn check_common(s: &str, extra_forbidden: &[char]) -> Result<(), IdError> {
+fn check_common(s: &str) -> Result<(), IdError> {
     if s.is_empty() {
         return Err(IdError::Empty);
     }
@@ -41,7 +47,7 @@ fn check_common(s: &str, extra_forbidden: &[char]) -> Result<(), IdError> {
     }
     match s
         .chars()
-        .find(|c| c.is_control() || matches!(c, '|' | '"' | ',' | '\\') || extra_forbidden.contains(c))
+        .find(|c| c.is_control() || matches!(c, '|' | '"' | ',' | '\\'))
     {
         Some(c) => Err(IdError::Forbidden(c)),
         None => Ok(()),
@@ -50,16 +56,22 @@ fn check_common(s: &str, extra_forbidden: &[char]) -> Result<(), IdError> {
 
 /// A network participant's `subscriber_id`, as registered with the ONDC registry.
 ///
-/// `/` and `:` are refused: a value holding them is a URL or a path (the commonest mistake is to put
-/// the `subscriber_url` where the id belongs), not a registered name. This is stricter than ONDC's
-/// own workbench, which names some test subscribers with paths; see the README.
+/// `/` and `:` are allowed: the registry accepts them, and ONDC's own automation registers
+/// subscribers such as `dev-automation.ondc.org/api-service/ONDC:LOG10/1.2.5` and signs with them,
+/// so refusing them locks real peers out. Neither can break a `keyId` (split on `|`) or a header
+/// parameter (delimited by `"` and `,`), which stay forbidden. What is still refused is `://`:
+/// no registered name holds it, and it catches the commonest mistake, a `subscriber_url` where
+/// the id belongs.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SubscriberId(String);
 
 impl SubscriberId {
     /// Parses and checks a subscriber id.
     pub fn parse(s: &str) -> Result<Self, IdError> {
-        check_common(s, &['/', ':'])?;
+        check_common(s)?;
+        if s.contains("://") {
+            return Err(IdError::Url);
+        }
         Ok(Self(s.to_owned()))
     }
 
@@ -79,7 +91,7 @@ pub struct UniqueKeyId(String);
 impl UniqueKeyId {
     /// Parses and checks a unique key id.
     pub fn parse(s: &str) -> Result<Self, IdError> {
-        check_common(s, &[])?;
+        check_common(s)?;
         Ok(Self(s.to_owned()))
     }
 
@@ -102,7 +114,7 @@ macro_rules! opaque_id {
         impl $t {
             /// Parses an opaque protocol id (ids in the wild are UUIDs, `T1`, `M5`, …).
             pub fn parse(s: &str) -> Result<Self, IdError> {
-                check_common(s, &[])?;
+                check_common(s)?;
                 Ok(Self(s.to_owned()))
             }
 
@@ -125,7 +137,7 @@ impl MessageId {
 }
 
 macro_rules! text_id_impls {
-    ($t:ty) => {
+    ($t:ty, $what:literal) => {
         impl fmt::Display for $t {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(&self.0)
@@ -150,16 +162,16 @@ macro_rules! text_id_impls {
         impl<'de> serde::Deserialize<'de> for $t {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-                Self::parse(&s).map_err(serde::de::Error::custom)
+                Self::parse(&s).map_err(|e| serde::de::Error::custom(format_args!("{} {e}", $what)))
             }
         }
     };
 }
 
-text_id_impls!(SubscriberId);
-text_id_impls!(UniqueKeyId);
-text_id_impls!(TransactionId);
-text_id_impls!(MessageId);
+text_id_impls!(SubscriberId, "subscriber_id");
+text_id_impls!(UniqueKeyId, "ukId");
+text_id_impls!(TransactionId, "transaction_id");
+text_id_impls!(MessageId, "message_id");
 
 #[cfg(test)]
 mod tests {
@@ -169,13 +181,46 @@ mod tests {
     fn subscriber_ids_are_registered_names() {
         assert!(SubscriberId::parse("buyer-app.ondc.org").is_ok());
         assert_eq!(SubscriberId::parse(""), Err(IdError::Empty));
-        assert_eq!(SubscriberId::parse("https://x.org"), Err(IdError::Forbidden(':')));
-        assert_eq!(SubscriberId::parse("x.org/api"), Err(IdError::Forbidden('/')));
+        assert_eq!(SubscriberId::parse("https://x.org"), Err(IdError::Url));
+        assert_eq!(SubscriberId::parse("x.org/api|k1"), Err(IdError::Forbidden('|')));
         assert_eq!(SubscriberId::parse("a|b"), Err(IdError::Forbidden('|')));
         assert!(SubscriberId::parse("your subscriber_id").is_ok());
         assert_eq!(SubscriberId::parse(" a"), Err(IdError::EdgeWhitespace));
         assert_eq!(SubscriberId::parse("a\tb"), Err(IdError::Forbidden('\t')));
         assert_eq!(SubscriberId::parse(&"a".repeat(256)), Err(IdError::TooLong));
+    }
+
+    #[test]
+    fn subscriber_ids_may_be_paths_as_ondc_automation_registers_them() {
+        for id in [
+            "dev-automation.ondc.org/api-service/ONDC:LOG10/1.2.5",
+            "x.org/api",
+            "ONDC:RET10",
+            "host:8080/buyer",
+        ] {
+            let parsed = SubscriberId::parse(id).unwrap_or_else(|e| panic!("{id:?} {e}"));
+            assert_eq!(parsed.as_str(), id);
+            let json = serde_json::to_string(&parsed).unwrap();
+            assert_eq!(serde_json::from_str::<SubscriberId>(&json).unwrap(), parsed);
+        }
+        // What would break a keyId or a header parameter stays out, path or not.
+        let base = "dev-automation.ondc.org/api-service/ONDC:LOG10/1.2.5";
+        for c in ['|', '"', ',', '\\', '\n', '\u{7f}'] {
+            assert_eq!(
+                SubscriberId::parse(&format!("{base}{c}x")),
+                Err(IdError::Forbidden(c)),
+                "{c:?}"
+            );
+        }
+        assert_eq!(
+            SubscriberId::parse(&format!("{base} ")),
+            Err(IdError::EdgeWhitespace)
+        );
+        assert_eq!(
+            SubscriberId::parse(&format!("/{}", "a".repeat(255))),
+            Err(IdError::TooLong)
+        );
+        assert_eq!(SubscriberId::parse("dev.ondc.org/x://y"), Err(IdError::Url));
     }
 
     #[test]

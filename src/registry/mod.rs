@@ -1,6 +1,8 @@
 //! Where peers' keys come from: a static file of ONDC `/lookup` records, and optionally an ONDC
 //! registry asked for keys the file lacks.
 //!
+//! A record the gateway cannot use, in the file or in a lookup answer, is skipped with a warning
+//! that names it; only an unreadable file (or one that is not a JSON array) stops start-up.
 //! Looked-up answers (including "no such key") are cached in memory and written to the store, so
 //! a restart does not ask again. An entry lives for the configured TTL and never past the record's
 //! `valid_until`; concurrent misses for the same key wait for one lookup instead of each asking.
@@ -8,18 +10,19 @@
 mod lookup;
 mod record;
 
-pub use lookup::LookupClient;
-pub use record::{KeyRejection, Participant, RegistryRecord};
+pub use lookup::{LookupClient, LookupError};
+pub use record::{KeyRejection, Participant, RecordError, RegistryRecord, Unusable};
 
 use crate::clock::Clock;
 use crate::config::RegistrySettings;
 use crate::protocol::{SubscriberId, UniqueKeyId};
 use crate::signing::KeyId;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
+use crate::telemetry::chain;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 type Key = (SubscriberId, UniqueKeyId);
@@ -60,8 +63,32 @@ impl std::fmt::Debug for Registry {
 
 /// A registry that cannot start.
 #[derive(Debug, thiserror::Error)]
-#[error("registry: {0}")]
-pub struct RegistryError(String);
+pub enum RegistryError {
+    /// The static file cannot be read.
+    #[error("cannot read the registry file {path}")]
+    Read {
+        /// `registry.file`.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The static file is not a JSON array (its records are checked one by one).
+    #[error("registry file {path} is not a JSON array of records")]
+    NotArray {
+        /// `registry.file`.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The lookup client cannot be set up.
+    #[error("registry lookup")]
+    Lookup(#[from] LookupError),
+    /// The cache written by an earlier run cannot be read.
+    #[error("cannot reload the registry cache from the store")]
+    Store(#[from] StoreError),
+}
 
 impl Registry {
     /// Loads the static file (if any), sets up the lookup client (if any) and reloads the cache
@@ -71,28 +98,18 @@ impl Registry {
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, RegistryError> {
-        let mut fixed = HashMap::new();
-        if let Some(path) = &settings.file {
-            for record in read_records(path)? {
-                let p = Participant::from_record(record).map_err(RegistryError)?;
-                fixed.insert(
-                    (p.record.subscriber_id.clone(), p.record.unique_key_id.clone()),
-                    Arc::new(p),
-                );
-            }
-        }
+        let fixed = match &settings.file {
+            Some(path) => read_file(path)?,
+            None => HashMap::new(),
+        };
         let lookup = settings
             .lookup_url
             .as_deref()
             .map(LookupClient::new)
-            .transpose()
-            .map_err(RegistryError)?;
+            .transpose()?;
         let now = clock.now();
         let mut cache = HashMap::new();
-        for (key, bytes) in store
-            .registry_entries()
-            .map_err(|e| RegistryError(e.to_string()))?
-        {
+        for (key, bytes) in store.registry_entries()? {
             let Ok(entry) = serde_json::from_slice::<CacheEntry>(&bytes) else {
                 continue;
             };
@@ -182,16 +199,11 @@ impl Registry {
         if let Some(hit) = self.cached(key, now) {
             return Ok(hit);
         }
-        let record = lookup
+        let participant = lookup
             .lookup(&key.0, &key.1)
             .await
-            .map_err(KeyRejection::LookupFailed)?;
-        let participant = match record {
-            Some(r) => Some(Arc::new(
-                Participant::from_record(r).map_err(KeyRejection::LookupFailed)?,
-            )),
-            None => None,
-        };
+            .map_err(|e| KeyRejection::LookupFailed(chain(&e)))?
+            .map(Arc::new);
         let expires_at = match &participant {
             Some(p) => {
                 let by_ttl = now + self.ttl;
@@ -230,8 +242,189 @@ impl Registry {
     }
 }
 
-fn read_records(path: &Path) -> Result<Vec<RegistryRecord>, RegistryError> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| RegistryError(format!("{}: {e}", path.display())))?;
-    serde_json::from_str(&text).map_err(|e| RegistryError(format!("{}: {e}", path.display())))
+/// Reads the static file: a JSON array of `/lookup` records. Each record stands alone: one the
+/// gateway cannot use is skipped with a warning, and the others are served.
+fn read_file(path: &Path) -> Result<HashMap<Key, Arc<Participant>>, RegistryError> {
+    let text = std::fs::read_to_string(path).map_err(|source| RegistryError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let items: Vec<serde_json::Value> =
+        serde_json::from_str(&text).map_err(|source| RegistryError::NotArray {
+            path: path.to_owned(),
+            source,
+        })?;
+    let mut fixed = HashMap::new();
+    for item in items {
+        match Participant::from_json(item) {
+            Ok(p) => {
+                let key = (p.record.subscriber_id.clone(), p.record.unique_key_id.clone());
+                fixed.insert(key, Arc::new(p));
+            }
+            Err(unusable) => unusable.warn("registry.file"),
+        }
+    }
+    Ok(fixed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::FixedClock;
+    use crate::signing::PrivateKey;
+    use crate::store::SledStore;
+    use serde_json::{Value, json};
+    use std::sync::Mutex;
+
+    const PATH_LIKE: &str = "dev-automation.ondc.org/api-service/ONDC:LOG10/1.2.5";
+
+    fn record(subscriber_id: &str, uk_id: &str, key: &str) -> Value {
+        json!({
+            "subscriber_id": subscriber_id, "ukId": uk_id, "type": "BPP", "domain": "ONDC:LOG10",
+            "subscriber_url": "https://example.com", "signing_public_key": key,
+            "valid_from": "2024-01-01T00:00:00.000Z", "valid_until": "2036-01-01T00:00:00.000Z",
+            "status": "SUBSCRIBED"
+        })
+    }
+
+    fn key_id(subscriber_id: &str, uk_id: &str) -> KeyId {
+        format!("{subscriber_id}|{uk_id}|ed25519").parse().unwrap()
+    }
+
+    /// Log lines written through `tracing` while a test holds the subscriber.
+    #[derive(Clone, Default)]
+    struct Logs(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Logs {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Starts a registry on `records` as its static file; returns it with the warnings it logged
+    /// (JSON `fields`) and the directory that must outlive it.
+    fn load(records: Value) -> (Result<Registry, RegistryError>, Vec<Value>, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("registry.json");
+        std::fs::write(&file, serde_json::to_vec(&records).unwrap()).unwrap();
+        let settings = RegistrySettings {
+            file: Some(file),
+            lookup_url: None,
+            cache_ttl_secs: 3600,
+            negative_cache_ttl_secs: 60,
+        };
+        let store: Arc<dyn Store> = Arc::new(SledStore::open(&dir.path().join("data")).unwrap());
+        // 2025-06-01: inside every good record's window.
+        let clock = Arc::new(FixedClock::at(1_748_736_000));
+        let logs = Logs::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_writer(move || writer.clone())
+            .finish();
+        let registry =
+            tracing::subscriber::with_default(subscriber, || Registry::new(&settings, store, clock));
+        let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+        let warnings = text
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .filter(|l| l["level"] == "WARN")
+            .map(|l| l["fields"].clone())
+            .collect();
+        (registry, warnings, dir)
+    }
+
+    #[tokio::test]
+    async fn unusable_records_are_skipped_by_name_and_the_others_served() {
+        let good = PrivateKey::generate().public_key().to_base64();
+        let mut backwards = record("backwards.example.com", "k1", &good);
+        backwards["valid_until"] = json!("2023-01-01T00:00:00.000Z");
+        let mut unknown_status = record("typo.example.com", "k1", &good);
+        unknown_status["status"] = json!("ACTIVE");
+        let mut bad_date = record("date.example.com", "k1", &good);
+        bad_date["valid_from"] = json!("2024-13-01T00:00:00.000Z");
+        let mut pending = record("pending.example.com", "k1", &good);
+        pending["status"] = json!("INITIATED");
+        let (registry, warnings, _dir) = load(json!([
+            record("seller.example.com", "k1", &good),
+            record("badkey.example.com", "k1", "not base64!"),
+            backwards,
+            record("a|b", "k1", &good),
+            unknown_status,
+            bad_date,
+            record(PATH_LIKE, "ONDC:LOG10-1.2.5", &good),
+            pending,
+        ]));
+        let registry = registry.expect("one bad record must not stop start-up");
+
+        // What a reader of the log needs: which record, and what is wrong with it.
+        let skipped: Vec<(&str, &str, &str)> = warnings
+            .iter()
+            .map(|w| {
+                (
+                    w["subscriber_id"].as_str().unwrap(),
+                    w["uk_id"].as_str().unwrap(),
+                    w["problem"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        let expected = [
+            (
+                "badkey.example.com",
+                "signing_public_key is not usable: key is not standard base64",
+            ),
+            (
+                "backwards.example.com",
+                "valid_until 2023-01-01 00:00:00 UTC is before valid_from",
+            ),
+            (
+                "a|b",
+                "cannot be read: subscriber_id contains the forbidden character '|'",
+            ),
+            ("typo.example.com", "status \"ACTIVE\" is none of"),
+            (
+                "date.example.com",
+                "cannot be read: date-time \"2024-13-01T00:00:00.000Z\"",
+            ),
+        ];
+        assert_eq!(skipped.len(), expected.len(), "{warnings:#?}");
+        for ((sub, uk_id, problem), (want_sub, want_problem)) in skipped.iter().zip(expected) {
+            assert_eq!((*sub, *uk_id), (want_sub, "k1"));
+            assert!(problem.starts_with(want_problem), "{sub}: {problem}");
+        }
+        assert!(warnings.iter().all(|w| w["origin"] == "registry.file"));
+
+        for (sub, uk_id) in [("seller.example.com", "k1"), (PATH_LIKE, "ONDC:LOG10-1.2.5")] {
+            let p = registry.resolve(&key_id(sub, uk_id)).await.unwrap();
+            assert_eq!(p.key_name(), format!("{sub}|{uk_id}"));
+        }
+        for sub in [
+            "badkey.example.com",
+            "backwards.example.com",
+            "typo.example.com",
+            "date.example.com",
+        ] {
+            assert_eq!(
+                registry.resolve(&key_id(sub, "k1")).await.map(|p| p.key_name()),
+                Err(KeyRejection::Unknown(format!("{sub}|k1"))),
+            );
+        }
+        // A status the registry defines is kept, so the refusal can name it.
+        assert!(matches!(
+            registry.resolve(&key_id("pending.example.com", "k1")).await,
+            Err(KeyRejection::NotSubscribed { status, .. }) if status == "INITIATED"
+        ));
+    }
+
+    #[test]
+    fn only_an_unreadable_file_stops_start_up() {
+        let (registry, _, _dir) = load(json!({"subscriber_id": "not an array"}));
+        let error = registry.unwrap_err();
+        assert!(matches!(error, RegistryError::NotArray { .. }), "{error:?}");
+        assert!(chain(&error).contains("is not a JSON array of records: invalid type: map"));
+    }
 }

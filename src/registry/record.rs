@@ -1,10 +1,26 @@
-//! A registry record in the shape of an ONDC `/lookup` answer, and the checks that make its key
-//! usable now.
+//! A registry record in the shape of an ONDC `/lookup` answer, the checks that make it a
+//! [`Participant`] the gateway can use at all, and the checks that make its key usable now.
+//!
+//! A record that cannot be used at all (unreadable, a bad id, a bad key, `valid_until` before
+//! `valid_from`, a status no registry defines) is [`Unusable`]: callers skip it with a warning
+//! instead of failing, because one bad entry among many must not lock every other peer out.
 
 use crate::protocol::{SubscriberId, UniqueKeyId};
-use crate::signing::PublicKey;
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use crate::signing::{KeyError, PublicKey};
+use chrono::{DateTime, FixedOffset, Utc};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
+
+/// The subscriber statuses of the Beckn registry. Only `SUBSCRIBED` may sign; the others are
+/// kept so that a signature from such a key is refused with its status named.
+const STATUSES: [&str; 6] = [
+    "INITIATED",
+    "UNDER_SUBSCRIPTION",
+    "SUBSCRIBED",
+    "EXPIRED",
+    "UNSUBSCRIBED",
+    "INVALID_SSL",
+];
 
 /// One `/lookup` record. Unknown members are ignored: registries add fields over time.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,14 +41,25 @@ pub struct RegistryRecord {
     #[serde(default)]
     pub domain: Option<String>,
     /// Start of the key's validity.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "date_time")]
     pub valid_from: Option<DateTime<Utc>>,
     /// End of the key's validity.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "date_time")]
     pub valid_until: Option<DateTime<Utc>>,
     /// `SUBSCRIBED` when usable.
     #[serde(default)]
     pub status: Option<String>,
+}
+
+/// An RFC 3339 date-time (what chrono's own deserializer accepts), with an error that quotes the
+/// value so a warning about a skipped record says which date is wrong.
+fn date_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+    let Some(text) = Option::<std::borrow::Cow<'de, str>>::deserialize(d)? else {
+        return Ok(None);
+    };
+    text.parse::<DateTime<FixedOffset>>()
+        .map(|t| Some(t.with_timezone(&Utc)))
+        .map_err(|e| serde::de::Error::custom(format_args!("date-time {text:?}: {e}")))
 }
 
 /// A participant's key, decoded once.
@@ -74,9 +101,61 @@ pub enum KeyRejection {
         /// `valid_until`.
         until: DateTime<Utc>,
     },
-    /// The registry could not be asked.
+    /// The registry could not be asked; the text is the whole cause chain of a
+    /// [`LookupError`](super::LookupError), kept as text so the rejection stays comparable.
     #[error("registry lookup failed: {0}")]
     LookupFailed(String),
+}
+
+/// What makes a record unusable, whatever the time.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// Not a record: a member is missing or of the wrong type, an id is malformed, or a date is
+    /// not RFC 3339.
+    #[error("cannot be read")]
+    Shape(#[from] serde_json::Error),
+    /// `signing_public_key` is not a usable Ed25519 public key.
+    #[error("signing_public_key is not usable")]
+    Key(#[source] KeyError),
+    /// The validity window is empty.
+    #[error("valid_until {until} is before valid_from {from}")]
+    Window {
+        /// `valid_from`.
+        from: DateTime<Utc>,
+        /// `valid_until`.
+        until: DateTime<Utc>,
+    },
+    /// A status no registry defines (a typo, or a registry we do not know): whether the key may
+    /// sign cannot be told.
+    #[error("status {0:?} is none of {STATUSES:?}")]
+    Status(String),
+}
+
+/// A record that was skipped, named as the registry wrote it (its ids may be what is wrong).
+#[derive(Debug, thiserror::Error)]
+#[error("registry record {subscriber_id}|{uk_id} is unusable")]
+pub struct Unusable {
+    /// `subscriber_id` as written (`?` when absent or not text).
+    pub subscriber_id: String,
+    /// `ukId` (or `unique_key_id`) as written (`?` when absent or not text).
+    pub uk_id: String,
+    /// What is wrong with it.
+    #[source]
+    pub reason: RecordError,
+}
+
+impl Unusable {
+    /// Logs the skip: one warning naming the record, where it came from (`origin`), and what is
+    /// wrong.
+    pub fn warn(&self, origin: &str) {
+        tracing::warn!(
+            subscriber_id = %self.subscriber_id,
+            uk_id = %self.uk_id,
+            origin,
+            problem = %crate::telemetry::chain(&self.reason),
+            "registry record skipped: the gateway cannot use it",
+        );
+    }
 }
 
 impl KeyRejection {
@@ -92,10 +171,41 @@ impl KeyRejection {
 }
 
 impl Participant {
-    /// Decodes the record's key; a record with a malformed or weak key is refused.
-    pub fn from_record(record: RegistryRecord) -> Result<Self, String> {
-        let public_key = PublicKey::from_base64(&record.signing_public_key)
-            .map_err(|e| format!("{}|{}: {e}", record.subscriber_id, record.unique_key_id))?;
+    /// Reads one record as a registry wrote it (a member of the file's or a `/lookup` answer's
+    /// array) and checks it with [`Participant::from_record`].
+    pub fn from_json(value: Value) -> Result<Self, Unusable> {
+        let text = |names: &[&str]| {
+            names
+                .iter()
+                .find_map(|n| value.get(*n).and_then(Value::as_str))
+                .unwrap_or("?")
+                .to_owned()
+        };
+        let (subscriber_id, uk_id) = (text(&["subscriber_id"]), text(&["ukId", "unique_key_id"]));
+        serde_json::from_value::<RegistryRecord>(value)
+            .map_err(RecordError::from)
+            .and_then(Self::from_record)
+            .map_err(|reason| Unusable {
+                subscriber_id,
+                uk_id,
+                reason,
+            })
+    }
+
+    /// Decodes the record's key and checks what does not depend on the time: a malformed or weak
+    /// key, an empty validity window and an unknown status are refused.
+    pub fn from_record(record: RegistryRecord) -> Result<Self, RecordError> {
+        let public_key = PublicKey::from_base64(&record.signing_public_key).map_err(RecordError::Key)?;
+        if let (Some(from), Some(until)) = (record.valid_from, record.valid_until)
+            && until < from
+        {
+            return Err(RecordError::Window { from, until });
+        }
+        if let Some(status) = &record.status
+            && !STATUSES.iter().any(|s| s.eq_ignore_ascii_case(status))
+        {
+            return Err(RecordError::Status(status.clone()));
+        }
         Ok(Self { record, public_key })
     }
 

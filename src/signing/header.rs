@@ -7,6 +7,9 @@
 //! missing or duplicated parameters, an algorithm other than `ed25519`, a `keyId` that is not
 //! `subscriber|ukid|ed25519`, non-decimal timestamps, a `headers` list other than
 //! `(created) (expires) digest`, and a signature that is not 64 bytes of standard padded base64.
+//! The `keyId` is split on `|` only, so its subscriber part may hold `/` and `:` (ONDC's automation
+//! signs as `dev-automation.ondc.org/api-service/ONDC:LOG10/1.2.5`); `|` and `"` cannot occur
+//! inside a part, because [`SubscriberId`] and [`UniqueKeyId`] refuse them.
 //! Unknown parameters are ignored, as HTTP signature drafts ask.
 //!
 //! Printing always gives the one canonical form every ONDC implementation emits (fixed order, no
@@ -140,6 +143,9 @@ impl HeaderError {
 }
 
 /// `keyId="subscriber_id|unique_key_id|ed25519"`: who signed, and with which registered key.
+///
+/// Parsed by splitting on `|` into exactly three parts; the subscriber part may be path-like
+/// (`dev-automation.ondc.org/api-service/ONDC:LOG10/1.2.5|key-1|ed25519`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct KeyId {
     /// The signer's registered subscriber id.
@@ -469,15 +475,26 @@ mod tests {
                 CANONICAL.replace("example-bap.com|", "https://example-bap.com|"),
                 HeaderError::SubscriberId {
                     value: "https://example-bap.com".into(),
-                    reason: IdError::Forbidden(':'),
+                    reason: IdError::Url,
                 },
             ),
             (
-                CANONICAL.replace("example-bap.com|", "example-bap.com/api|"),
+                CANONICAL.replace("example-bap.com|", "example-bap.com/a,b|"),
                 HeaderError::SubscriberId {
-                    value: "example-bap.com/api".into(),
-                    reason: IdError::Forbidden('/'),
+                    value: "example-bap.com/a,b".into(),
+                    reason: IdError::Forbidden(','),
                 },
+            ),
+            (
+                CANONICAL.replace("example-bap.com|", "example-bap.com/a\\\\b|"),
+                HeaderError::SubscriberId {
+                    value: "example-bap.com/a\\b".into(),
+                    reason: IdError::Forbidden('\\'),
+                },
+            ),
+            (
+                CANONICAL.replace("example-bap.com|", "dev.ondc.org/ONDC:LOG10|x|"),
+                HeaderError::KeyIdShape("dev.ondc.org/ONDC:LOG10|x|ae3ea24b-cfec-495e-81f…".into()),
             ),
             (
                 CANONICAL.replace("\"1641287875\"", "\"-1641287875\""),
@@ -520,6 +537,26 @@ mod tests {
     }
 
     #[test]
+    fn a_path_like_subscriber_round_trips_byte_for_byte() {
+        let id = "dev-automation.ondc.org/api-service/ONDC:LOG10/1.2.5";
+        let header = CANONICAL.replace("example-bap.com|", &format!("{id}|"));
+        let h = parse(&header).unwrap();
+        assert_eq!(h.key_id.subscriber_id.as_str(), id);
+        assert_eq!(
+            h.key_id.unique_key_id.as_str(),
+            "ae3ea24b-cfec-495e-81f8-044aaef164ac"
+        );
+        assert_eq!(h.to_string(), header);
+        // Bare (unquoted) and spaced, as tolerant parsing allows, it is the same key.
+        let bare = header.replace(
+            &format!("keyId=\"{id}|ae3ea24b-cfec-495e-81f8-044aaef164ac|ed25519\""),
+            &format!("keyId = {id}|ae3ea24b-cfec-495e-81f8-044aaef164ac|ed25519 "),
+        );
+        assert_ne!(bare, header);
+        assert_eq!(parse(&bare).unwrap(), h);
+    }
+
+    #[test]
     fn debug_hides_the_signature() {
         let shown = format!("{:?}", parse(CANONICAL).unwrap());
         assert!(!shown.contains("cjbhP0PF") && shown.contains("redacted"));
@@ -536,7 +573,8 @@ mod tests {
 
     fn arb_header() -> impl Strategy<Value = SignatureHeader> {
         (
-            "[a-z0-9][a-z0-9.-]{0,30}( [a-z]{1,5})?",
+            // Host names, the path-like names ONDC's automation registers, and inner spaces.
+            "[a-z0-9][a-z0-9.-]{0,30}(/[A-Za-z0-9:.-]{1,12}){0,3}( [a-z]{1,5})?",
             "[A-Za-z0-9][A-Za-z0-9_.:/-]{0,40}",
             0i64..=999_999_999_999_999,
             0i64..=999_999_999_999_999,

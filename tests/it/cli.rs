@@ -277,7 +277,7 @@ fn usage_errors_exit_2() {
             "--private-key",
             &private,
             "--subscriber-id",
-            "a.com/x",
+            "https://a.com",
             "--unique-key-id",
             "k",
         ],
