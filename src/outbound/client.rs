@@ -20,6 +20,8 @@ pub enum SendResult {
         error_type: Option<String>,
         /// `error.code`, when given.
         code: Option<String>,
+        /// `error.message`, when given (at most 256 characters).
+        message: Option<String>,
         /// The answer, at most 1 KiB of it.
         body: String,
     },
@@ -93,13 +95,13 @@ impl OutboundClient {
         if status == 200 && (acked || !signed) {
             return SendResult::Acked;
         }
-        let field = |name: &str| {
+        let field = |name: &str, most: usize| {
             answer
                 .as_ref()
                 .and_then(|v| v["error"][name].as_str())
-                .map(|s| s.chars().take(64).collect::<String>())
+                .map(|s| s.chars().take(most).collect::<String>())
         };
-        let (error_type, code) = (field("type"), field("code"));
+        let (error_type, code, message) = (field("type", 64), field("code", 64), field("message", 256));
         let mut body = String::from_utf8_lossy(&bytes).into_owned();
         if body.len() > 1024 {
             let mut cut = 1024;
@@ -112,6 +114,7 @@ impl OutboundClient {
             status,
             error_type,
             code,
+            message,
             body,
         }
     }

@@ -239,9 +239,9 @@ impl Attempt {
         entry.attempts += 1;
         let now = self.clock.now();
         let verdict = self.policy.verdict(&result, entry.attempts);
-        let code = match &result {
-            SendResult::Nacked { code, .. } => code.clone(),
-            SendResult::Acked | SendResult::Unreachable(_) => None,
+        let (code, said) = match &result {
+            SendResult::Nacked { code, message, .. } => (code.clone(), message.clone()),
+            SendResult::Acked | SendResult::Unreachable(_) => (None, None),
         };
         match result {
             SendResult::Acked => {
@@ -270,7 +270,10 @@ impl Attempt {
                 if let Destination::Beckn { leg, .. } = &entry.destination {
                     // The order hears of it first: if we crash before the entry is saved, the
                     // attempt is made again and the order is told again, which it takes once.
-                    let reason = entry.last_error.clone().unwrap_or_default();
+                    // What the counterpart said, else what happened.
+                    let reason = said
+                        .or_else(|| entry.last_error.clone())
+                        .unwrap_or_else(|| "no answer".to_owned());
                     if let Err(e) = self
                         .service
                         .delivery_failed(&entry, *leg, permanent, code, reason)
@@ -330,6 +333,7 @@ mod tests {
             status,
             error_type: error_type.map(str::to_owned),
             code: Some("30012".into()),
+            message: None,
             body: String::new(),
         }
     }
