@@ -4,7 +4,7 @@
 //! reason may sit in `cancellation.reason.id`, in a `cancel_request` tag or in an `rto_event` tag,
 //! and `cancel_request` may be on the fulfillment or on its state.
 
-use super::model::{Callback, ChargeLine, Event, FulfillmentReport, Leg, Money};
+use super::model::{Callback, ChargeLine, Event, FulfillmentReport, Leg, Money, PartCancelReport};
 use super::reasons::Party;
 use super::states::{FulfillmentState, OrderState};
 use crate::protocol::{Action, Context, DomainFamily, duration_secs, excerpt, parse_timestamp};
@@ -123,6 +123,104 @@ fn tag(tags: &Value, group: &str, code: &str) -> Option<String> {
         .and_then(|t| text(&t["value"]))
 }
 
+/// A signed decimal (`"-269"`, `"-13.45"`) in minor units.
+fn signed_minor(value: &str) -> Option<i64> {
+    let (negative, digits) = match value.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, value),
+    };
+    let m = Money::parse("INR", digits)?.minor;
+    Some(if negative { -m } else { m })
+}
+
+/// Whether an item line is a product rather than a customization (`tags.type.type`).
+fn is_product(item: &Value) -> bool {
+    tag(&item["tags"], "type", "type").is_none_or(|t| t == "item")
+}
+
+/// The part-cancellation an `/on_update` reports: its `Cancel` fulfillment with `cancel_request`
+/// and `quote_trail` tags (ONDC retail 1.2.5 part cancel, reason 002).
+fn part_cancel(order: &Value) -> Result<Option<PartCancelReport>, EventError> {
+    let fulfillments = order["fulfillments"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let Some((i, cancel)) = fulfillments.iter().enumerate().find(|(_, f)| {
+        f["type"]
+            .as_str()
+            .is_some_and(|t| t.eq_ignore_ascii_case("Cancel"))
+    }) else {
+        return Ok(None);
+    };
+    let Some(id) = text(&cancel["id"]) else {
+        return Err(EventError {
+            path: format!("$.message.order.fulfillments[{i}].id"),
+            message: "a Cancel fulfillment must have an id".into(),
+        });
+    };
+    let mut currency = None;
+    let mut taken_off = 0i64;
+    for (g, group) in cancel["tags"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .filter(|(_, g)| g["code"] == "quote_trail")
+    {
+        let one = |code: &str| tag(&Value::Array(vec![group.clone()]), "quote_trail", code);
+        let bad = || EventError {
+            path: format!("$.message.order.fulfillments[{i}].tags[{g}]"),
+            message: "a quote_trail needs a currency and a decimal value".into(),
+        };
+        let c = one("currency").ok_or_else(bad)?;
+        let v = one("value").and_then(|v| signed_minor(&v)).ok_or_else(bad)?;
+        if currency.get_or_insert_with(|| c.clone()) != &c {
+            return Err(EventError {
+                path: format!("$.message.order.fulfillments[{i}].tags[{g}]"),
+                message: "quote_trail lines in more than one currency".into(),
+            });
+        }
+        taken_off = taken_off.checked_sub(v).ok_or_else(bad)?;
+    }
+    let forward: Vec<String> = fulfillments
+        .iter()
+        .filter(|f| {
+            f["type"]
+                .as_str()
+                .is_none_or(|t| !t.eq_ignore_ascii_case("Cancel") && !t.eq_ignore_ascii_case("RTO"))
+        })
+        .filter_map(|f| text(&f["id"]))
+        .collect();
+    let count = |item: &Value| {
+        item["quantity"]["count"]
+            .as_u64()
+            .and_then(|c| u32::try_from(c).ok())
+            .unwrap_or(0)
+    };
+    let items = order["items"].as_array().map(Vec::as_slice).unwrap_or_default();
+    Ok(Some(PartCancelReport {
+        items: items
+            .iter()
+            .filter(|it| text(&it["fulfillment_id"]).as_deref() == Some(id.as_str()) && is_product(it))
+            .filter_map(|it| text(&it["id"]).map(|item| (item, count(it))))
+            .collect(),
+        items_left: items
+            .iter()
+            .filter(|it| {
+                is_product(it)
+                    && count(it) > 0
+                    && text(&it["fulfillment_id"]).is_some_and(|f| forward.contains(&f))
+            })
+            .count(),
+        reason: tag(&cancel["tags"], "cancel_request", "reason_id"),
+        amount: Money {
+            currency: currency.unwrap_or_else(|| "INR".into()),
+            minor: taken_off.max(0),
+        },
+        fulfillment_id: id,
+    }))
+}
+
 fn callback(context: &Context, message: &Value) -> Result<Callback, EventError> {
     let order = &message["order"];
     let order_state = match text(&order["state"]) {
@@ -226,5 +324,6 @@ fn callback(context: &Context, message: &Value) -> Result<Callback, EventError> 
         quote_lines,
         at: context.timestamp,
         message: message.clone(),
+        part_cancel: part_cancel(order)?,
     })
 }

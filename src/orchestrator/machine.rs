@@ -11,10 +11,9 @@
 //! order without a logistics leg has nothing to relay and ends when the SNP confirms.
 
 use super::charges;
-use super::model::Deadlines;
 use super::model::{
-    BuyerAction, Callback, CancelParams, Cancellation, Command, Event, FailedMessage, Fulfillment,
-    FulfillmentReport, Leg, LegRefusal, LegStatus, Order, RefusedHow, StateReport,
+    BuyerAction, Callback, CancelParams, Cancellation, Command, Deadlines, Event, FailedMessage, Fulfillment,
+    FulfillmentReport, Leg, LegRefusal, LegStatus, Order, PartCancel, RefusedHow, StateReport,
 };
 use super::reasons::{self, Party};
 use super::refusal::Refusal;
@@ -237,24 +236,7 @@ pub fn transition(order: &Order, event: &Event, inputs: &mut Inputs<'_>) -> Resu
                 LegStatus::Active => {
                     // The SNP cancels first.
                     let reason = stated_reason(cb)?;
-                    apply_reports(&mut next.retail.fulfillments, &cb.fulfillments, "retail", cb.at)?;
-                    next.retail.status = LegStatus::Cancelled;
-                    // The verified seller, not whatever the body claims.
-                    let by = order.retail.bpp_id.to_string();
-                    let logistics_reason =
-                        cascade_to_logistics(&mut next, &reason, Party::Seller, &by, inputs, &mut commands);
-                    next.cancellation = Some(Cancellation {
-                        initiator: Party::Seller,
-                        initiated_by: by,
-                        reason_code: reason.clone(),
-                        retail_reason: reason,
-                        logistics_reason,
-                        at: inputs.now,
-                        fulfillment_id: None,
-                        params: None,
-                        claim: None,
-                        claims: vec![],
-                    });
+                    seller_cancels(order, &mut next, reason, cb, inputs, &mut commands)?;
                 }
                 LegStatus::Cancelled => return Ok(Outcome::Absorbed),
             }
@@ -349,6 +331,41 @@ pub fn transition(order: &Order, event: &Event, inputs: &mut Inputs<'_>) -> Resu
                 });
             }
         }
+        Event::RetailOnUpdate(cb)
+            if cb.part_cancel.is_some() && order.awaiting_update.as_ref() != Some(&cb.message_id) =>
+        {
+            let Some(part) = &cb.part_cancel else {
+                return Ok(Outcome::Absorbed);
+            };
+            if order
+                .part_cancels
+                .iter()
+                .any(|p| p.fulfillment_id == part.fulfillment_id)
+            {
+                // The same part-cancellation again.
+                return Ok(Outcome::Absorbed);
+            }
+            let reason = part.reason.clone().unwrap_or_else(|| "002".into());
+            if part.items_left == 0 {
+                // Every item is cancelled: the seller cancels the order.
+                match &order.retail.status {
+                    LegStatus::Active => seller_cancels(order, &mut next, reason, cb, inputs, &mut commands)?,
+                    LegStatus::Cancelling { .. } | LegStatus::Unresolved { .. } | LegStatus::Cancelled => {
+                        apply_reports(&mut next.retail.fulfillments, &cb.fulfillments, "retail", cb.at)?;
+                        next.retail.status = LegStatus::Cancelled;
+                    }
+                }
+            } else {
+                apply_reports(&mut next.retail.fulfillments, &cb.fulfillments, "retail", cb.at)?;
+                next.part_cancels.push(PartCancel {
+                    fulfillment_id: part.fulfillment_id.clone(),
+                    reason,
+                    items: part.items.clone(),
+                    amount: part.amount.clone(),
+                    at: inputs.now,
+                });
+            }
+        }
         Event::RetailOnUpdate(cb) => match &order.awaiting_update {
             Some(awaited) if *awaited == cb.message_id => {
                 // The SNP acknowledged the final states and charges: the order ends here.
@@ -432,6 +449,37 @@ pub fn transition(order: &Order, event: &Event, inputs: &mut Inputs<'_>) -> Resu
         Event::DeliveryFailed { .. } => record_failure(&mut next, event, inputs.now),
     }
     finish(order, next, commands, inputs)
+}
+
+/// The seller cancels the order first (its unsolicited `/on_cancel`, or a part-cancellation of
+/// every item): the retail leg is cancelled at once and the logistics leg is cancelled with the
+/// seller's reason mapped.
+fn seller_cancels(
+    order: &Order,
+    next: &mut Order,
+    reason: String,
+    cb: &Callback,
+    inputs: &mut Inputs<'_>,
+    commands: &mut Vec<Command>,
+) -> Result<(), Refusal> {
+    apply_reports(&mut next.retail.fulfillments, &cb.fulfillments, "retail", cb.at)?;
+    next.retail.status = LegStatus::Cancelled;
+    // The verified seller, not whatever the body claims.
+    let by = order.retail.bpp_id.to_string();
+    let logistics_reason = cascade_to_logistics(next, &reason, Party::Seller, &by, inputs, commands);
+    next.cancellation = Some(Cancellation {
+        initiator: Party::Seller,
+        initiated_by: by,
+        reason_code: reason.clone(),
+        retail_reason: reason,
+        logistics_reason,
+        at: inputs.now,
+        fulfillment_id: None,
+        params: None,
+        claim: None,
+        claims: vec![],
+    });
+    Ok(())
 }
 
 /// What every change ends with: the LSP's return carried to the seller's, the cascade settled

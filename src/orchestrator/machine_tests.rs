@@ -30,6 +30,7 @@ fn order(with_logistics: bool, forward: S) -> Order {
             held: 54000,
             refunded: 0,
             charged: 0,
+            settled: false,
         },
         retail: RetailLeg {
             domain: "ONDC:RET10".into(),
@@ -64,6 +65,7 @@ fn order(with_logistics: bool, forward: S) -> Order {
         refusals: vec![],
         failed_messages: vec![],
         buyer_app: None,
+        part_cancels: vec![],
         created_at: t0(),
         updated_at: t0(),
     }
@@ -90,6 +92,7 @@ fn cb(message_id: &str, reports: Vec<FulfillmentReport>) -> Callback {
         quote_lines: vec![],
         at: t0(),
         message: serde_json::Value::Null,
+        part_cancel: None,
     }
 }
 

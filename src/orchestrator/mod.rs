@@ -23,8 +23,8 @@ pub use messages::{Addressed, Identity, build};
 pub use model::{
     BuyerAction, BuyerApp, Callback, CancelParams, CancelRequest, Cancellation, ChargeLine, Claim, ClaimKind,
     Command, Deadlines, Escrow, Event, FailedMessage, Fulfillment, FulfillmentReport, Leg, LegRefusal,
-    LegStatus, LogisticsLeg, Money, Order, OrderStatus, RefusedHow, RequestStatus, RetailLeg, StateReport,
-    Timer, TimerKind,
+    LegStatus, LogisticsLeg, Money, Order, OrderStatus, PartCancel, PartCancelReport, RefusedHow,
+    RequestStatus, RetailLeg, StateReport, Timer, TimerKind,
 };
 pub use reasons::Party;
 pub use refusal::Refusal;

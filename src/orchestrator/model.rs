@@ -330,6 +330,40 @@ pub struct Escrow {
     pub refunded: i64,
     /// Kept for charges the customer owes.
     pub charged: i64,
+    /// The cancellation's settlement is done (part-cancellations refund before it).
+    #[serde(default)]
+    pub settled: bool,
+}
+
+/// Part of an order the seller cancelled (an unsolicited `/on_update` with a `Cancel`
+/// fulfillment, reason 002): the order stays live.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartCancel {
+    /// The `Cancel` fulfillment's id.
+    pub fulfillment_id: String,
+    /// `cancel_request.reason_id`.
+    pub reason: String,
+    /// Items moved to it: (item id, count).
+    pub items: Vec<(String, u32)>,
+    /// What its `quote_trail` takes off the order, refunded from the escrow.
+    pub amount: Money,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// A part-cancellation as the seller's `/on_update` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartCancelReport {
+    /// The `Cancel` fulfillment's id.
+    pub fulfillment_id: String,
+    /// `cancel_request.reason_id`.
+    pub reason: Option<String>,
+    /// Items moved to it.
+    pub items: Vec<(String, u32)>,
+    /// The sum of its `quote_trail` values, negated (what the buyer gets back).
+    pub amount: Money,
+    /// Items (not customizations) still on forward fulfillments with a count above zero.
+    pub items_left: usize,
 }
 
 /// The order's lifecycle as the REST API shows it, beside the network's `order.state`: a
@@ -458,6 +492,9 @@ pub struct Order {
     /// Our messages that will not be delivered, oldest first.
     #[serde(default)]
     pub failed_messages: Vec<FailedMessage>,
+    /// Parts of the order the seller cancelled, oldest first.
+    #[serde(default)]
+    pub part_cancels: Vec<PartCancel>,
     /// The buyer app that hears of the order (registered with it, or the one that sent
     /// `/cancel`); none, no callbacks.
     #[serde(default)]
@@ -504,6 +541,8 @@ pub struct Callback {
     pub at: DateTime<Utc>,
     /// The message as sent (`message`), relayed to the buyer app when it answers its `/update`.
     pub message: serde_json::Value,
+    /// A part-cancellation it reports (a `Cancel` fulfillment), if any.
+    pub part_cancel: Option<PartCancelReport>,
 }
 
 /// Something that happened to an order.
@@ -766,6 +805,7 @@ impl Order {
                 held: 54000,
                 refunded: 0,
                 charged: 0,
+                settled: false,
             },
             retail: RetailLeg {
                 domain: "ONDC:RET10".into(),
@@ -800,6 +840,7 @@ impl Order {
             refusals: vec![],
             failed_messages: vec![],
             buyer_app: None,
+            part_cancels: vec![],
             created_at: t0,
             updated_at: t0,
         }

@@ -53,6 +53,8 @@ pub enum NoticeKind {
     CancellationUnresolved,
     /// The LSP has not answered our `/cancel` in time; `/status` was sent.
     LspOverdue,
+    /// The seller cancelled part of the order; the rest goes on.
+    PartCancelled,
 }
 
 impl NoticeKind {
@@ -71,6 +73,7 @@ impl NoticeKind {
             Self::CancellationExpired => "cancellation_expired",
             Self::CancellationUnresolved => "cancellation_unresolved",
             Self::LspOverdue => "lsp_overdue",
+            Self::PartCancelled => "part_cancelled",
         }
     }
 }
@@ -182,7 +185,14 @@ pub fn step(order: Option<&Order>, input: &Input<'_>, inputs: &mut Inputs<'_>) -
         remember_buyer_app(&mut next, message.context, &commands);
     }
     let mut commands = commands;
-    commands.extend(buyer_callbacks(old, &mut next, inputs));
+    let seller_said = match input {
+        Input::Network(Network {
+            event: Ok(Event::RetailOnUpdate(cb)),
+            ..
+        }) => Some(&cb.message),
+        _ => None,
+    };
+    commands.extend(buyer_callbacks(old, &mut next, seller_said, inputs));
     let mut notices = consequences(old, &mut next, door);
     if commands.iter().any(|c| matches!(c, Command::Status { .. })) {
         for user in [&next.customer_id, &next.provider_id] {
@@ -207,8 +217,11 @@ pub fn step(order: Option<&Order>, input: &Input<'_>, inputs: &mut Inputs<'_>) -
             ..
         } = command
         {
+            // The buyer app's ttl_response governs both legs of its cancellation.
+            let buyers = next.cancellation.as_ref().and_then(|c| c.params.as_ref());
             let secs = params
                 .as_ref()
+                .or(buyers)
                 .and_then(|p| duration_secs(&p.ttl_response))
                 // At most a year, like every configured deadline.
                 .map(|s| s.min(365 * 24 * 3600))
@@ -266,7 +279,12 @@ fn remember_buyer_app(order: &mut Order, context: &Context, commands: &[Command]
 /// cancelled, or the seller's refusal (the answer to its `/cancel`, with its message_id, when it
 /// sent one); an `/on_status` whenever the order's or a retail fulfillment's state changed once
 /// a cancellation is under way (RTO states, the end).
-fn buyer_callbacks(old: &Order, new: &mut Order, inputs: &mut Inputs<'_>) -> Vec<Command> {
+fn buyer_callbacks(
+    old: &Order,
+    new: &mut Order,
+    seller_said: Option<&serde_json::Value>,
+    inputs: &mut Inputs<'_>,
+) -> Vec<Command> {
     let Some(buyer) = &new.buyer_app else {
         return vec![];
     };
@@ -295,6 +313,17 @@ fn buyer_callbacks(old: &Order, new: &mut Order, inputs: &mut Inputs<'_>) -> Vec
         .skip(old.refusals.len())
         .find(|r| r.leg == Leg::Retail)
         .map(|r| (r.code.clone(), r.message.clone()));
+    if new.part_cancels.len() > old.part_cancels.len() {
+        // The seller's part-cancellation, as it told it (items, Cancel fulfillment, quote).
+        out.push(Command::ToBuyer {
+            to: to.clone(),
+            uri: uri.clone(),
+            action: BuyerAction::OnUpdate,
+            message_id: (inputs.new_id)(),
+            error: None,
+            relay: seller_said.cloned(),
+        });
+    }
     if retail_cancelled {
         out.push(answer(None, new, inputs));
     } else if let Some(error) = refused.filter(|_| awaiting.is_some()) {
@@ -515,6 +544,32 @@ fn consequences(old: &Order, new: &mut Order, door: Door) -> Vec<Notice> {
             r.decided_by = Some(who.clone());
         }
     }
+    // A part-cancellation gives back what it takes off the order, at once and once.
+    for part in new.part_cancels.iter().skip(old.part_cancels.len()) {
+        let e = &mut new.escrow;
+        let back = part.amount.minor.min(e.held - e.refunded - e.charged).max(0);
+        e.refunded += back;
+        let items: Vec<String> = part.items.iter().map(|(id, n)| format!("{id} ×{n}")).collect();
+        for user in [&new.customer_id, &new.provider_id] {
+            notices.push(Notice {
+                user_id: user.clone(),
+                kind: NoticeKind::PartCancelled,
+                request_id: None,
+                message: format!(
+                    "the seller cancelled part of order {} (reason {}: {}); {} {} refunded, the rest goes on",
+                    new.id,
+                    part.reason,
+                    items.join(", "),
+                    Money {
+                        currency: e.currency.clone(),
+                        minor: back
+                    }
+                    .value(),
+                    e.currency
+                ),
+            });
+        }
+    }
     new.status = status_of(new);
     // The escrow is returned once the seller has confirmed the cancellation (a seller may still
     // refuse a /cancel), or at once when the other party accepts a REST request, as the REST
@@ -695,14 +750,15 @@ fn consequences(old: &Order, new: &mut Order, door: Door) -> Vec<Notice> {
 /// LSP's charges known so far when the cancellation's reason is attributed to the buyer side;
 /// otherwise nothing. Does nothing if the escrow was already settled.
 fn settle_escrow(order: &mut Order) {
-    if order.cancellation.is_none() {
+    if order.cancellation.is_none() || order.escrow.settled {
         return;
     }
     let owed = charges::owed_by_buyer(order);
     let e = &mut order.escrow;
-    if e.refunded != 0 || e.charged != 0 {
-        return;
-    }
-    e.charged = owed.min(e.held);
-    e.refunded = e.held - e.charged;
+    // What part-cancellations gave back already stays given back.
+    let left = (e.held - e.refunded - e.charged).max(0);
+    let charged = owed.clamp(0, left);
+    e.charged += charged;
+    e.refunded += left - charged;
+    e.settled = true;
 }

@@ -680,3 +680,101 @@ fn a_silent_lsp_is_asked_for_its_status() {
         LegStatus::Cancelled
     ));
 }
+
+/// A seller's unsolicited part-cancel `/on_update`, shaped like ONDC's RET11 1.2.5 example:
+/// items moved to a `Cancel` fulfillment, `cancel_request` 002 and `quote_trail` lines.
+fn part_cancel_update(cancel_id: &str, left_on_f1: u64, trail: &[&str]) -> Value {
+    let trail: Vec<Value> = trail
+        .iter()
+        .map(|v| {
+            tag(
+                "quote_trail",
+                &[("type", "item"), ("id", "I1"), ("currency", "INR"), ("value", v)],
+            )
+        })
+        .collect();
+    let mut tags = vec![tag(
+        "cancel_request",
+        &[("reason_id", "002"), ("initiated_by", "seller.com")],
+    )];
+    tags.extend(trail);
+    json!({"message": {"order": {"id": "O1", "state": "Accepted",
+        "items": [
+            {"id": "I1", "fulfillment_id": "F1", "quantity": {"count": 0}},
+            {"id": "I1", "fulfillment_id": cancel_id, "quantity": {"count": 1}},
+            {"id": "I2", "fulfillment_id": "F1", "quantity": {"count": left_on_f1}}],
+        "fulfillments": [
+            {"id": "F1", "type": "Delivery", "state": {"descriptor": {"code": "Out-for-delivery"}}},
+            {"id": cancel_id, "type": "Cancel", "state": {"descriptor": {"code": "Cancelled"}}, "tags": tags}]}}})
+}
+
+#[test]
+fn a_part_cancel_keeps_the_order_live_and_refunds_what_it_takes_off() {
+    let mut h = History::new(order());
+    let s = h
+        .message(
+            Action::OnUpdate,
+            "seller.com",
+            "s1",
+            part_cancel_update("C1", 2, &["-269", "-13.45"]),
+        )
+        .unwrap();
+    assert_eq!(h.order.status, OrderStatus::Active);
+    assert_eq!(h.order.retail.status, LegStatus::Active);
+    let part = &h.order.part_cancels[0];
+    assert_eq!(
+        (part.fulfillment_id.as_str(), part.reason.as_str()),
+        ("C1", "002")
+    );
+    assert_eq!(part.items, vec![("I1".to_owned(), 1)]);
+    assert_eq!(part.amount.minor, 28245);
+    assert_eq!(h.order.escrow.refunded, 28245, "partial refund, in minor units");
+    assert!(
+        s.notices
+            .iter()
+            .any(|n| n.kind == NoticeKind::PartCancelled && n.user_id == "cust-1")
+    );
+    assert!(s.commands.is_empty(), "nothing to cancel on the network");
+    // The same message again changes nothing.
+    assert_eq!(
+        h.message(
+            Action::OnUpdate,
+            "seller.com",
+            "s1b",
+            part_cancel_update("C1", 2, &["-269"])
+        )
+        .unwrap()
+        .order,
+        None
+    );
+    // Then the buyer cancels the rest: the settlement returns what is left, not the whole again.
+    let cancel = json!({"message": {"order_id": "O1", "cancellation_reason_id": "053"}});
+    h.message(Action::Cancel, "buyer-app.com", "b1", cancel).unwrap();
+    let confirm = on_cancel(
+        "O1",
+        None,
+        vec![fulfillment("F1", "Delivery", "Cancelled", json!([]))],
+        None,
+    );
+    h.message(Action::OnCancel, "seller.com", "m1", confirm).unwrap();
+    assert_eq!(h.order.escrow.refunded, 54000);
+    assert_eq!(h.order.escrow.charged, 0);
+}
+
+#[test]
+fn a_part_cancel_of_every_item_is_the_sellers_cancellation() {
+    let mut h = History::new(order());
+    let s = h
+        .message(
+            Action::OnUpdate,
+            "seller.com",
+            "s1",
+            part_cancel_update("C1", 0, &["-540"]),
+        )
+        .unwrap();
+    assert_eq!(h.order.status, OrderStatus::Cancelled);
+    assert_eq!(h.order.cancellation.as_ref().unwrap().initiator, Party::Seller);
+    assert!(h.order.part_cancels.is_empty());
+    let (leg, reason, _, _) = cancel_of(&s.commands[0]);
+    assert_eq!((leg, reason), (Leg::Logistics, "151"), "002 cascades to the LSP");
+}

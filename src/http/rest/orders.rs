@@ -234,6 +234,7 @@ impl RegisterOrder {
                 held: escrow.minor,
                 refunded: 0,
                 charged: 0,
+                settled: false,
             },
             retail,
             logistics,
@@ -246,6 +247,7 @@ impl RegisterOrder {
             refusals: Vec::new(),
             failed_messages: Vec::new(),
             buyer_app,
+            part_cancels: Vec::new(),
             created_at: now,
             updated_at: now,
         })
@@ -444,6 +446,11 @@ pub fn order_view(o: &Order) -> Value {
         "charges": o.cancellation.as_ref().and_then(|c| c.claim.as_ref()).map(|m| money(&m.currency, m.minor)),
         "city": o.city,
         "country": o.country,
+        "part_cancels": o.part_cancels.iter().map(|p| json!({
+            "fulfillment_id": p.fulfillment_id, "reason": p.reason,
+            "items": p.items.iter().map(|(id, n)| json!({"id": id, "count": n})).collect::<Vec<_>>(),
+            "amount": money(&p.amount.currency, p.amount.minor), "at": format_timestamp(p.at),
+        })).collect::<Vec<_>>(),
         "buyer_app": o.buyer_app.as_ref().map(|b| json!({
             "bap_id": b.subscriber_id, "bap_uri": b.uri,
             "awaiting_on_cancel": b.cancel_message_id,
