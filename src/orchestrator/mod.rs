@@ -33,6 +33,8 @@ pub use states::{FulfillmentState, OrderState, UnknownState};
 pub use step::{Input, Network, Notice, NoticeKind, Step, status_of, step};
 
 #[cfg(test)]
+mod conformance_tests;
+#[cfg(test)]
 mod machine_tests;
 #[cfg(test)]
 mod step_tests;
