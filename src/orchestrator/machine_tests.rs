@@ -6,7 +6,7 @@ use super::model::*;
 use super::reasons::Party;
 use super::refusal::Refusal;
 use super::states::{FulfillmentState as S, OrderState};
-use crate::protocol::{MessageId, SubscriberId, TransactionId};
+use crate::protocol::{MessageId, SubscriberId};
 use chrono::{DateTime, TimeZone, Utc};
 
 fn t0() -> DateTime<Utc> {
@@ -18,57 +18,12 @@ fn mid(s: &str) -> MessageId {
 }
 
 fn order(with_logistics: bool, forward: S) -> Order {
-    Order {
-        id: "O1".into(),
-        customer_id: "cust-1".into(),
-        provider_id: "prov-1".into(),
-        state: OrderState::InProgress,
-        status: OrderStatus::Active,
-        cancel_requests: vec![],
-        escrow: Escrow {
-            currency: "INR".into(),
-            held: 54000,
-            refunded: 0,
-            charged: 0,
-            settled: false,
-        },
-        retail: RetailLeg {
-            domain: "ONDC:RET10".into(),
-            transaction_id: TransactionId::parse("T1").unwrap(),
-            bpp_id: SubscriberId::parse("seller.com").unwrap(),
-            bpp_uri: "https://seller.com".into(),
-            status: LegStatus::Active,
-            fulfillments: vec![Fulfillment {
-                id: "F1".into(),
-                kind: "Delivery".into(),
-                state: forward,
-                updated_at: None,
-                rto_id: None,
-            }],
-        },
-        logistics: with_logistics.then(|| LogisticsLeg {
-            domain: "ONDC:LOG10".into(),
-            order_id: "L1".into(),
-            transaction_id: TransactionId::parse("TL1").unwrap(),
-            bpp_id: SubscriberId::parse("lsp.com").unwrap(),
-            bpp_uri: "https://lsp.com".into(),
-            linked_fulfillment_id: "F1".into(),
-            status: LegStatus::Active,
-            fulfillments: vec![],
-            charges: None,
-            charge_lines: vec![],
-        }),
-        cancellation: None,
-        awaiting_update: None,
-        city: None,
-        country: None,
-        refusals: vec![],
-        failed_messages: vec![],
-        buyer_app: None,
-        part_cancels: vec![],
-        created_at: t0(),
-        updated_at: t0(),
+    let mut o = Order::sample("O1");
+    o.retail.fulfillments[0].state = forward;
+    if !with_logistics {
+        o.logistics = None;
     }
+    o
 }
 
 fn report(id: &str, kind: &str, state: S) -> FulfillmentReport {

@@ -195,17 +195,14 @@ pub fn step(order: Option<&Order>, input: &Input<'_>, inputs: &mut Inputs<'_>) -
     commands.extend(buyer_callbacks(old, &mut next, seller_said, inputs));
     let mut notices = consequences(old, &mut next, door);
     if commands.iter().any(|c| matches!(c, Command::Status { .. })) {
-        for user in [&next.customer_id, &next.provider_id] {
-            notices.push(Notice {
-                user_id: user.clone(),
-                kind: NoticeKind::LspOverdue,
-                request_id: None,
-                message: format!(
-                    "the logistics provider has not answered our /cancel for order {} in time; /status sent",
-                    next.id
-                ),
-            });
-        }
+        notices.extend(to_both(
+            &next,
+            NoticeKind::LspOverdue,
+            format!(
+                "the logistics provider has not answered our /cancel for order {} in time; /status sent",
+                next.id
+            ),
+        ));
     }
     let mut timers = deadlines(old, &next, inputs);
     // Every /cancel we send must be answered in time: the buyer app's ttl_response, else ours.
@@ -545,30 +542,24 @@ fn consequences(old: &Order, new: &mut Order, door: Door) -> Vec<Notice> {
         }
     }
     // A part-cancellation gives back what it takes off the order, at once and once.
-    for part in new.part_cancels.iter().skip(old.part_cancels.len()) {
-        let e = &mut new.escrow;
-        let back = part.amount.minor.min(e.held - e.refunded - e.charged).max(0);
-        e.refunded += back;
+    for i in old.part_cancels.len()..new.part_cancels.len() {
+        let part = &new.part_cancels[i];
+        let e = &new.escrow;
+        let back = Money {
+            currency: e.currency.clone(),
+            minor: part.amount.minor.min(e.held - e.refunded - e.charged).max(0),
+        };
         let items: Vec<String> = part.items.iter().map(|(id, n)| format!("{id} ×{n}")).collect();
-        for user in [&new.customer_id, &new.provider_id] {
-            notices.push(Notice {
-                user_id: user.clone(),
-                kind: NoticeKind::PartCancelled,
-                request_id: None,
-                message: format!(
-                    "the seller cancelled part of order {} (reason {}: {}); {} {} refunded, the rest goes on",
-                    new.id,
-                    part.reason,
-                    items.join(", "),
-                    Money {
-                        currency: e.currency.clone(),
-                        minor: back
-                    }
-                    .value(),
-                    e.currency
-                ),
-            });
-        }
+        let message = format!(
+            "the seller cancelled part of order {} (reason {}: {}); {} {} refunded, the rest goes on",
+            new.id,
+            part.reason,
+            items.join(", "),
+            back.value(),
+            back.currency
+        );
+        new.escrow.refunded += back.minor;
+        notices.extend(to_both(new, NoticeKind::PartCancelled, message));
     }
     new.status = status_of(new);
     // The escrow is returned once the seller has confirmed the cancellation (a seller may still
@@ -665,14 +656,11 @@ fn consequences(old: &Order, new: &mut Order, door: Door) -> Vec<Notice> {
     }
 
     if by_network {
-        for user in [&new.customer_id, &new.provider_id] {
-            notices.push(Notice {
-                user_id: user.clone(),
-                kind: NoticeKind::OrderCancelled,
-                request_id: None,
-                message: format!("order {} was cancelled by {who}", new.id),
-            });
-        }
+        notices.extend(to_both(
+            new,
+            NoticeKind::OrderCancelled,
+            format!("order {} was cancelled by {who}", new.id),
+        ));
     }
     for r in new.refusals.iter().skip(old.refusals.len()) {
         let who = match r.leg {
@@ -684,45 +672,32 @@ fn consequences(old: &Order, new: &mut Order, door: Door) -> Vec<Notice> {
         } else {
             ""
         };
-        for user in [&new.customer_id, &new.provider_id] {
-            notices.push(Notice {
-                user_id: user.clone(),
-                kind: NoticeKind::CancellationRefused,
-                request_id: None,
-                message: format!(
-                    "{who} ({}) refused to cancel order {} ({}: {}){stays}",
-                    r.by, new.id, r.code, r.message
-                ),
-            });
-        }
+        notices.extend(to_both(
+            new,
+            NoticeKind::CancellationRefused,
+            format!(
+                "{who} ({}) refused to cancel order {} ({}: {}){stays}",
+                r.by, new.id, r.code, r.message
+            ),
+        ));
     }
     if !matches!(old.retail.status, LegStatus::Unresolved { .. })
         && matches!(new.retail.status, LegStatus::Unresolved { .. })
     {
-        for user in [&new.customer_id, &new.provider_id] {
-            notices.push(Notice {
-                user_id: user.clone(),
-                kind: NoticeKind::CancellationUnresolved,
-                request_id: None,
-                message: format!(
+        notices.extend(to_both(new, NoticeKind::CancellationUnresolved, format!(
                     "the seller answered neither our /cancel nor the forced one for order {}; the platform should raise an IGM issue",
                     new.id
-                ),
-            });
-        }
+                )));
     }
     for f in new.failed_messages.iter().skip(old.failed_messages.len()) {
-        for user in [&new.customer_id, &new.provider_id] {
-            notices.push(Notice {
-                user_id: user.clone(),
-                kind: NoticeKind::MessageFailed,
-                request_id: None,
-                message: format!(
-                    "/{} {} for order {} could not be delivered ({}); the platform may re-send it",
-                    f.action, f.message_id, new.id, f.reason
-                ),
-            });
-        }
+        notices.extend(to_both(
+            new,
+            NoticeKind::MessageFailed,
+            format!(
+                "/{} {} for order {} could not be delivered ({}); the platform may re-send it",
+                f.action, f.message_id, new.id, f.reason
+            ),
+        ));
     }
     if old.state != OrderState::Cancelled && new.state == OrderState::Cancelled {
         let mut users: Vec<String> = new
@@ -744,6 +719,16 @@ fn consequences(old: &Order, new: &mut Order, door: Door) -> Vec<Notice> {
         }
     }
     notices
+}
+
+/// The same notice to the order's customer and provider.
+fn to_both(order: &Order, kind: NoticeKind, message: String) -> [Notice; 2] {
+    [&order.customer_id, &order.provider_id].map(|user| Notice {
+        user_id: user.clone(),
+        kind,
+        request_id: None,
+        message: message.clone(),
+    })
 }
 
 /// Returns the escrow once: the held amount less what the customer owes. The customer owes the
