@@ -118,6 +118,25 @@ fn write_effect(t: &EffectTrees<'_>, effect: &Effect) -> TxResult<()> {
     Ok(())
 }
 
+/// Inside a transaction: reads order `id`, lets `decide` choose its change, writes the change.
+fn decide_on_order(
+    t: &EffectTrees<'_>,
+    id: &str,
+    decide: &(dyn for<'o> Fn(&'o Order) -> Result<Effect, Refusal> + Send + Sync),
+) -> TxResult<Result<Order, UpdateError>> {
+    let Some(current) = t.orders.get(id.as_bytes())? else {
+        return Ok(Err(UpdateError::NotFound));
+    };
+    let current: Order = decode(&current).map_err(abort)?;
+    match decide(&current) {
+        Ok(effect) => {
+            write_effect(t, &effect)?;
+            Ok(Ok(effect.order))
+        }
+        Err(refusal) => Ok(Err(UpdateError::Refused(refusal))),
+    }
+}
+
 fn tx_error(e: TransactionError<StoreError>) -> StoreError {
     match e {
         TransactionError::Abort(e) => e,
@@ -321,27 +340,15 @@ impl Store for SledStore {
             &self.timers,
         )
             .transaction(|(orders, outbox, pending, log, notes, timers)| {
-                let Some(current) = orders.get(id.as_bytes())? else {
-                    return Ok(Err(UpdateError::NotFound));
+                let trees = EffectTrees {
+                    orders,
+                    outbox,
+                    pending,
+                    log,
+                    notes,
+                    timers,
                 };
-                let current: Order = decode(&current).map_err(abort)?;
-                match decide(&current) {
-                    Ok(effect) => {
-                        write_effect(
-                            &EffectTrees {
-                                orders,
-                                outbox,
-                                pending,
-                                log,
-                                notes,
-                                timers,
-                            },
-                            &effect,
-                        )?;
-                        Ok(Ok(effect.order))
-                    }
-                    Err(refusal) => Ok(Err(UpdateError::Refused(refusal))),
-                }
+                decide_on_order(&trees, id, decide)
             })
             .map_err(tx_error)?;
         if result.is_ok() {
@@ -518,24 +525,18 @@ impl Store for SledStore {
                 if timers.remove(key.as_slice())?.is_none() {
                     return Ok(false);
                 }
-                let Some(current) = orders.get(timer.order_id.as_bytes())? else {
-                    return Ok(true);
+                let trees = EffectTrees {
+                    orders,
+                    outbox,
+                    pending,
+                    log,
+                    notes,
+                    timers,
                 };
-                let current: Order = decode(&current).map_err(abort)?;
-                if let Ok(effect) = decide(&current) {
-                    write_effect(
-                        &EffectTrees {
-                            orders,
-                            outbox,
-                            pending,
-                            log,
-                            notes,
-                            timers,
-                        },
-                        &effect,
-                    )?;
+                match decide_on_order(&trees, &timer.order_id, decide)? {
+                    // A refusal or a missing order still uses the timer up: nothing to write.
+                    Ok(_) | Err(UpdateError::NotFound | UpdateError::Refused(_)) => Ok(true),
                 }
-                Ok(true)
             })
             .map_err(tx_error)?;
         if fired {
