@@ -3,41 +3,11 @@
 //! claim), the final order view and the timeline; NACK-then-ACK, retries exhausted, a restart in
 //! the middle of a cascade, and two callbacks racing for one order.
 
-use crate::app::{GATEWAY, Options, Party, TestApp, context, order_body, spawn_app_with};
-use crate::counterpart::{Counterpart, tag};
-use ondc_gateway::signing::PrivateKey;
+use crate::app::{
+    GATEWAY, Net, Options, Parties, Party, TestApp, context, net, order_body, spawn_app_with, tag,
+};
+use ondc_gateway::replay::counterpart::{Counterpart, Received};
 use serde_json::{Value, json};
-
-pub struct Net {
-    pub app: TestApp,
-    pub snp: Counterpart,
-    pub lsp: Counterpart,
-}
-
-/// A gateway whose registry points the seller and the LSP at live counterparts.
-pub async fn net(extra_toml: &str) -> Net {
-    let gateway_key = PrivateKey::generate();
-    let snp = Counterpart::start(gateway_key.public_key());
-    let lsp = Counterpart::start(gateway_key.public_key());
-    let mut parties = crate::app::Parties::new();
-    parties.gateway = Party {
-        subscriber_id: GATEWAY,
-        ukid: "gw-1",
-        key: gateway_key,
-    };
-    let dir = tempfile::tempdir().unwrap().keep();
-    let app = spawn_app_with(Options {
-        extra_toml: extra_toml.to_owned(),
-        urls: vec![
-            ("seller.test.local", snp.url.clone()),
-            ("lsp.test.local", lsp.url.clone()),
-        ],
-        reuse: Some((dir, parties)),
-        ..Options::default()
-    })
-    .await;
-    Net { app, snp, lsp }
-}
 
 fn body(v: &Value) -> Vec<u8> {
     serde_json::to_vec(v).unwrap()
@@ -141,8 +111,8 @@ async fn post_ok(app: &TestApp, action: &str, party: &Party, msg: &Value) {
 }
 
 /// Checks what every gateway-built message shares.
-fn assert_our_message(r: &crate::counterpart::Received, action: &str, transaction_id: &str) {
-    assert!(r.signature_ok, "gateway signature must verify: {:?}", r.key_id);
+fn assert_our_message(r: &Received, action: &str, transaction_id: &str) {
+    assert!(r.signature_ok(), "gateway signature must verify: {:?}", r.key_id);
     assert_eq!(r.key_id.as_deref(), Some("bnp.test.local|gw-1|ed25519"));
     let c = &r.body["context"];
     assert_eq!(c["action"], action);
@@ -165,7 +135,7 @@ async fn lsp_cancel_flow(rto_end: &str, reason: &str, expected_claim: Option<&st
     .await;
 
     post_ok(&app, "on_cancel", &p.lsp, &lsp_cancels_with_rto(reason, "50.00")).await;
-    let cancel = snp.wait_for("cancel", 1).await.remove(0);
+    let cancel = snp.wait_for("cancel", 1).await.unwrap().remove(0);
     assert_our_message(&cancel, "cancel", "T-R");
     let m = &cancel.body["message"];
     assert_eq!(m["order_id"], "O1");
@@ -196,7 +166,7 @@ async fn lsp_cancel_flow(rto_end: &str, reason: &str, expected_claim: Option<&st
     );
 
     post_ok(&app, "on_status", &p.lsp, &lsp_rto_end(rto_end)).await;
-    let update = snp.wait_for("update", 1).await.remove(0);
+    let update = snp.wait_for("update", 1).await.unwrap().remove(0);
     assert_our_message(&update, "update", "T-R");
     let m = &update.body["message"];
     assert_eq!(m["update_target"], "fulfillment");
@@ -299,8 +269,8 @@ async fn buyer_cancels_and_both_legs_get_a_cancel() {
     cancel["context"]["transaction_id"] = json!("T-R");
     post_ok(&app, "cancel", &p.buyer, &cancel).await;
 
-    let to_snp = snp.wait_for("cancel", 1).await.remove(0);
-    let to_lsp = lsp.wait_for("cancel", 1).await.remove(0);
+    let to_snp = snp.wait_for("cancel", 1).await.unwrap().remove(0);
+    let to_lsp = lsp.wait_for("cancel", 1).await.unwrap().remove(0);
     assert_our_message(&to_snp, "cancel", "T-R");
     assert_our_message(&to_lsp, "cancel", "T-L");
     assert_eq!(to_snp.body["message"]["cancellation_reason_id"], "052");
@@ -327,7 +297,7 @@ async fn buyer_cancels_and_both_legs_get_a_cancel() {
         &snp_on_cancel(Some(&snp_mid), "Cancelled", None, "052"),
     )
     .await;
-    let update = snp.wait_for("update", 1).await.remove(0);
+    let update = snp.wait_for("update", 1).await.unwrap().remove(0);
     let fs = update.body["message"]["order"]["fulfillments"]
         .as_array()
         .unwrap()
@@ -365,7 +335,7 @@ async fn seller_cancels_and_the_lsp_gets_the_cascaded_reason() {
         &snp_on_cancel(None, "Cancelled", None, "002"),
     )
     .await;
-    let to_lsp = lsp.wait_for("cancel", 1).await.remove(0);
+    let to_lsp = lsp.wait_for("cancel", 1).await.unwrap().remove(0);
     assert_our_message(&to_lsp, "cancel", "T-L");
     assert_eq!(
         to_lsp.body["message"]["cancellation_reason_id"], "151",
@@ -385,7 +355,7 @@ async fn seller_cancels_and_the_lsp_gets_the_cascaded_reason() {
     );
     let mid = to_lsp.body["context"]["message_id"].as_str().unwrap().to_owned();
     post_ok(&app, "on_cancel", &p.lsp, &lsp_on_cancel(&mid, "Cancelled", None)).await;
-    let update = snp.wait_for("update", 1).await.remove(0);
+    let update = snp.wait_for("update", 1).await.unwrap().remove(0);
     let fs = update.body["message"]["order"]["fulfillments"]
         .as_array()
         .unwrap()
@@ -415,7 +385,7 @@ async fn seller_managed_delivery_cascades_nothing_to_an_lsp() {
         "message": {"order_id": "O1", "cancellation_reason_id": "053"}});
     cancel["context"]["transaction_id"] = json!("T-R");
     post_ok(&app, "cancel", &p.buyer, &cancel).await;
-    let to_snp = snp.wait_for("cancel", 1).await.remove(0);
+    let to_snp = snp.wait_for("cancel", 1).await.unwrap().remove(0);
     let mid = to_snp.body["context"]["message_id"].as_str().unwrap().to_owned();
     post_ok(
         &app,
@@ -449,7 +419,7 @@ async fn a_counterpart_that_nacks_then_acks_gets_the_same_message_again() {
         &lsp_cancels_with_rto("103", "50.00"),
     )
     .await;
-    let attempts = snp.wait_for("cancel", 3).await;
+    let attempts = snp.wait_for("cancel", 3).await.unwrap();
     assert!(
         attempts.windows(2).all(|w| w[0].raw == w[1].raw),
         "same body, same message_id on every retry"
@@ -476,7 +446,7 @@ async fn retries_stop_at_the_limit_and_the_message_is_marked_failed() {
         &lsp_cancels_with_rto("103", "50.00"),
     )
     .await;
-    snp.wait_for("cancel", 2).await;
+    snp.wait_for("cancel", 2).await.unwrap();
     let out = app.wait_first_out("O1", "failed").await;
     assert_eq!(out["attempts"], 2);
     assert!(
@@ -522,7 +492,7 @@ async fn retries_stop_at_the_limit_and_the_message_is_marked_failed() {
         (200, Some("pending")),
         "{line}"
     );
-    let third = snp.wait_for("cancel", 3).await.remove(2);
+    let third = snp.wait_for("cancel", 3).await.unwrap().remove(2);
     assert_eq!(third.body["context"]["message_id"], json!(mid));
     app.wait_first_out("O1", "delivered").await;
     let (status, _) = app
@@ -534,21 +504,17 @@ async fn retries_stop_at_the_limit_and_the_message_is_marked_failed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_mid_cascade_loses_nothing_and_repeats_nothing() {
     // The seller is down when the LSP cancels: the /cancel waits in the outbox.
-    let gateway_key = PrivateKey::generate();
-    let lsp = Counterpart::start(gateway_key.public_key());
-    let mut parties = crate::app::Parties::new();
-    parties.gateway = Party {
-        subscriber_id: GATEWAY,
-        ukid: "gw-1",
-        key: gateway_key.clone(),
-    };
-    let dir = tempfile::tempdir().unwrap().keep();
+    let parties = Parties::new();
+    let lsp = Counterpart::start(parties.gateway.key.public_key()).unwrap();
     let down = "http://127.0.0.1:9".to_owned();
     let retry = "[outbox]\ninitial_backoff_ms = 50\nmax_backoff_ms = 100\nmax_attempts = 50\n";
     let app = spawn_app_with(Options {
         extra_toml: retry.into(),
-        urls: vec![("seller.test.local", down), ("lsp.test.local", lsp.url.clone())],
-        reuse: Some((dir, parties)),
+        urls: vec![
+            ("seller.test.local", down),
+            ("lsp.test.local", lsp.url().to_owned()),
+        ],
+        parties: Some(parties),
         ..Options::default()
     })
     .await;
@@ -575,28 +541,30 @@ async fn a_restart_mid_cascade_loses_nothing_and_repeats_nothing() {
     let (dir, parties) = app.stop().await;
 
     // Back up, with the seller reachable: the same /cancel goes out, once.
-    let snp = Counterpart::start(gateway_key.public_key());
+    let snp = Counterpart::start(parties.gateway.key.public_key()).unwrap();
     let app = spawn_app_with(Options {
         extra_toml: retry.into(),
         urls: vec![
-            ("seller.test.local", snp.url.clone()),
-            ("lsp.test.local", lsp.url.clone()),
+            ("seller.test.local", snp.url().to_owned()),
+            ("lsp.test.local", lsp.url().to_owned()),
         ],
-        reuse: Some((dir, parties)),
+        parties: Some(parties),
+        dir: Some(dir),
         ..Options::default()
     })
     .await;
-    let cancel = snp.wait_for("cancel", 1).await.remove(0);
+    let cancel = snp.wait_for("cancel", 1).await.unwrap().remove(0);
     assert_eq!(cancel.body["context"]["message_id"], message_id);
     app.wait_first_out("O1", "delivered").await;
     let (dir, parties) = app.stop().await;
     let app = spawn_app_with(Options {
         extra_toml: retry.into(),
         urls: vec![
-            ("seller.test.local", snp.url.clone()),
-            ("lsp.test.local", lsp.url.clone()),
+            ("seller.test.local", snp.url().to_owned()),
+            ("lsp.test.local", lsp.url().to_owned()),
         ],
-        reuse: Some((dir, parties)),
+        parties: Some(parties),
+        dir: Some(dir),
         ..Options::default()
     })
     .await;
@@ -610,7 +578,7 @@ async fn a_restart_mid_cascade_loses_nothing_and_repeats_nothing() {
     )
     .await;
     post_ok(&app, "on_status", &app.parties.lsp, &lsp_rto_end("RTO-Delivered")).await;
-    snp.wait_for("update", 1).await;
+    snp.wait_for("update", 1).await.unwrap();
     assert_eq!(
         snp.received("cancel").len(),
         1,

@@ -3,7 +3,7 @@
 //! undelivered `/cancel` goes out with its original message_id, and nothing is sent twice.
 
 use crate::app::{TOKEN_SECRET, on_cancel};
-use crate::counterpart::Counterpart;
+use ondc_gateway::replay::counterpart::Counterpart;
 use ondc_gateway::signing::{KeyId, PrivateKey, Signer};
 use ondc_gateway::tokens::{Role, TokenKeys};
 use serde_json::{Value, json};
@@ -61,7 +61,7 @@ async fn kill_9_mid_cascade_loses_nothing_and_repeats_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let gateway = PrivateKey::generate();
     let (seller, lsp) = (PrivateKey::generate(), PrivateKey::generate());
-    let snp = Counterpart::start(gateway.public_key());
+    let snp = Counterpart::start(gateway.public_key()).unwrap();
     snp.nack_next(usize::MAX);
     let rec = |id: &str, key: &PrivateKey, url: &str| {
         json!({"subscriber_id": id, "ukId": "k1", "type": "BPP", "subscriber_url": url,
@@ -70,7 +70,7 @@ async fn kill_9_mid_cascade_loses_nothing_and_repeats_nothing() {
     std::fs::write(
         dir.path().join("registry.json"),
         serde_json::to_vec(&json!([
-            rec("seller.crash.local", &seller, &snp.url),
+            rec("seller.crash.local", &seller, snp.url()),
             rec("lsp.crash.local", &lsp, "http://127.0.0.1:9")
         ]))
         .unwrap(),
@@ -122,7 +122,7 @@ async fn kill_9_mid_cascade_loses_nothing_and_repeats_nothing() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    let first_attempt = snp.wait_for("cancel", 1).await.remove(0);
+    let first_attempt = snp.wait_for("cancel", 1).await.unwrap().remove(0);
     drop(gw); // SIGKILL: no shutdown hook, no final flush.
 
     snp.nack_next(0);
