@@ -411,6 +411,24 @@ impl TestApp {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
     }
+
+    /// Waits (polled, at most 10 s) until the outbox holds no pending entry.
+    ///
+    /// This is how a test proves that something was *not* sent without sleeping: every message
+    /// the gateway will send is in the outbox before the answer that caused it, an entry leaves
+    /// the pending set only once its last attempt has been answered, and a counterpart records a
+    /// request before it answers. So once the outbox is drained, what the counterparts recorded
+    /// is all they will ever get.
+    pub async fn wait_outbox_drained(&self) {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        while let Some(next) = self.store().next_due().unwrap() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the outbox still has an entry due at {next}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
 }
 
 /// The order registration body for the tests: retail O1/T-R with the seller, and (optionally)

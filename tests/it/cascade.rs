@@ -119,6 +119,7 @@ async fn retries_stop_at_the_limit_and_the_message_is_marked_failed() {
         out["last_error"].as_str().unwrap().contains("HTTP 400"),
         "{out:#}"
     );
+    // Stored as failed, the entry is no longer pending: nothing will try it again.
     assert_eq!(snp.received("cancel").len(), 2, "no attempt past the limit");
     let metrics = app.metrics().await;
     assert!(
@@ -245,6 +246,9 @@ async fn a_restart_mid_cascade_loses_nothing_and_repeats_nothing() {
     .await;
     post_ok(&app, "on_status", &app.parties.lsp, &lsp_rto_end("RTO-Delivered")).await;
     snp.wait_for("update", 1).await.unwrap();
+    // A /cancel wrongly left pending would have been due since the restart; once the outbox is
+    // drained, it would have arrived.
+    app.wait_outbox_drained().await;
     assert_eq!(
         snp.received("cancel").len(),
         1,
@@ -272,10 +276,18 @@ async fn two_callbacks_racing_for_one_order_make_one_consistent_cascade() {
     assert_eq!(o["cancellation"]["legs"]["retail"]["status"], "cancelled");
     assert_eq!(o["cancellation"]["legs"]["logistics"]["status"], "cancelled");
     // Whichever came first cascaded to the other leg; the other found that leg cancelled. At
-    // most one /cancel went out, and never to the party that cancelled first.
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // most one /cancel went out, and never to the party that cancelled first. Both ACKs came
+    // after their messages were queued; once the outbox is drained every one of them has
+    // reached its counterpart, so these counts are final.
+    app.wait_outbox_drained().await;
     let cancels = snp.received("cancel").len() + lsp.received("cancel").len();
     assert!(cancels <= 1, "{cancels} cancels");
+    let queued = app.timeline("O1").await;
+    let queued = queued
+        .iter()
+        .filter(|l| l["direction"] == "out" && l["action"] == "cancel")
+        .count();
+    assert_eq!(cancels, queued, "every queued /cancel arrived, and nothing else");
     match o["cancellation"]["initiator"].as_str().unwrap() {
         "lsp" => assert!(lsp.received("cancel").is_empty()),
         "seller" => assert!(snp.received("cancel").is_empty()),
@@ -307,15 +319,16 @@ async fn only_the_orders_counterparts_may_speak_about_it() {
         answer.raw
     );
     assert_eq!(answer.path(), Some("$.message.cancellation_reason_id"));
-    // Nothing changed and nothing was sent.
+    // Nothing changed and nothing was sent. A refusal is stored with its NACK before it is
+    // answered and queues nothing: the timeline holds the two refusals and no outbound line,
+    // and the outbox is empty, so no counterpart can receive anything later either.
     assert_eq!(app.order("O1").await["status"], "ACTIVE");
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    assert!(snp.all().is_empty() && lsp.all().is_empty());
-    // The refusals are answered the same way when repeated, and appear in the timeline.
     let timeline = app.timeline("O1").await;
-    assert_eq!(
-        timeline.iter().filter(|l| l["status"] == "nacked").count(),
-        2,
-        "{timeline:#?}"
-    );
+    let lines: Vec<(&str, &str)> = timeline
+        .iter()
+        .map(|l| (l["direction"].as_str().unwrap(), l["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(lines, [("in", "nacked"), ("in", "nacked")], "{timeline:#?}");
+    assert!(app.store().next_due().unwrap().is_none(), "nothing queued");
+    assert!(snp.all().is_empty() && lsp.all().is_empty());
 }

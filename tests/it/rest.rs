@@ -276,6 +276,8 @@ async fn customer_rejects_a_provider_request_and_the_order_is_restored() {
             .collect::<Vec<_>>(),
         [json!("cancellation_rejected")]
     );
+    // Once the outbox is drained, anything the rejection had queued would have arrived.
+    app.wait_outbox_drained().await;
     assert!(snp.all().is_empty(), "nothing went to the seller");
     // A new request is possible after a rejection.
     assert_eq!(
