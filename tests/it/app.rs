@@ -1,13 +1,15 @@
-//! `spawn_app()`: a real gateway on 127.0.0.1 port 0 with a temporary store, its own keys, and a
-//! registry file naming a buyer app, a seller, an LSP and a gateway (BG), each with fresh keys.
+//! `spawn_app()`: a real gateway (the library's in-process harness) on 127.0.0.1 port 0 with a
+//! temporary store, its own keys, and a registry file naming a buyer app, a seller, an LSP and a
+//! gateway (BG), each with fresh keys; `net()` adds a live seller and LSP (the library's
+//! counterpart) that verify the gateway's signatures. Plus the requests and bodies tests send.
 
-use ondc_gateway::clock::SystemClock;
-use ondc_gateway::config::Settings;
 use ondc_gateway::protocol::format_timestamp;
+use ondc_gateway::replay::counterpart::Counterpart;
+use ondc_gateway::replay::harness::Harness;
 use ondc_gateway::signing::{KeyId, PrivateKey, Signer};
-use ondc_gateway::startup::Application;
 use ondc_gateway::store::Store;
 use serde_json::{Value, json};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 pub const GATEWAY: &str = "bnp.test.local";
@@ -53,6 +55,7 @@ impl Party {
     }
 }
 
+#[derive(Clone)]
 pub struct Parties {
     pub gateway: Party,
     pub buyer: Party,
@@ -65,78 +68,41 @@ pub struct Parties {
     pub pending: Party,
 }
 
-/// The app's directory: a temporary one, or one kept from an earlier app (restart tests).
-pub enum Dir {
-    Temp(tempfile::TempDir),
-    Kept(std::path::PathBuf),
-}
-
-impl Dir {
-    pub fn path(&self) -> &std::path::Path {
-        match self {
-            Dir::Temp(t) => t.path(),
-            Dir::Kept(p) => p,
-        }
-    }
-}
-
 pub struct TestApp {
     pub base: String,
     pub parties: Parties,
-    pub store: Arc<dyn Store>,
     pub http: reqwest::Client,
-    pub dir: Dir,
-    handle: actix_web::dev::ServerHandle,
-    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        drop(self.handle.stop(false));
-        if let Some(t) = self.task.take() {
-            t.abort();
-        }
-    }
+    gateway: Harness,
 }
 
 impl TestApp {
-    /// Stops the server and its outbox worker, and releases the store; returns what a restart
-    /// needs (the directory, kept, and the keys).
-    pub async fn stop(mut self) -> (std::path::PathBuf, Parties) {
-        self.handle.stop(false).await;
-        if let Some(t) = self.task.take() {
-            t.abort();
-            let _ = t.await;
-        }
-        // actix drops each worker's app data on its own thread; wait until only we hold the store.
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-        while Arc::strong_count(&self.store) > 1 {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the stopped app still holds its store"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
-        let parties = self.parties.clone_all();
-        let dir = std::mem::replace(&mut self.dir, Dir::Kept(std::path::PathBuf::new()));
-        let path = match dir {
-            Dir::Temp(t) => t.keep(),
-            Dir::Kept(p) => p,
-        };
-        drop(self);
-        (path, parties)
+    /// The gateway's store, to read beside it.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        self.gateway.store()
+    }
+
+    /// Stops the server, its outbox worker and its timers, and releases the store; returns what
+    /// a restart needs (the directory, kept, and the keys) for [`Options::dir`] and
+    /// [`Options::parties`].
+    pub async fn stop(self) -> (PathBuf, Parties) {
+        let dir = self.gateway.stop_keeping_dir().await.unwrap();
+        (dir, self.parties)
     }
 }
 
 /// Options for [`spawn_app_with`].
 #[derive(Default)]
 pub struct Options {
+    /// More settings, as TOML tables (`[outbox]`, `[protocol]`, …).
     pub extra_toml: String,
     pub lookup_url: Option<String>,
     /// subscriber_url overrides by subscriber id (counterparts on loopback).
     pub urls: Vec<(&'static str, String)>,
-    /// Restart on an earlier app's store and keys.
-    pub reuse: Option<(std::path::PathBuf, Parties)>,
+    /// These identities instead of fresh ones: a restart, or a gateway key chosen before the
+    /// counterparts that check it start.
+    pub parties: Option<Parties>,
+    /// Restart on the store of an earlier app (see [`TestApp::stop`]).
+    pub dir: Option<PathBuf>,
     /// `rest.webhook_url`.
     pub webhook_url: Option<String>,
 }
@@ -180,29 +146,14 @@ impl Parties {
             pending: Party::new("pending.test.local", "pending-1"),
         }
     }
-
-    pub fn clone_all(&self) -> Self {
-        Parties {
-            gateway: self.gateway.clone(),
-            buyer: self.buyer.clone(),
-            seller: self.seller.clone(),
-            lsp: self.lsp.clone(),
-            bg: self.bg.clone(),
-            stale: self.stale.clone(),
-            pending: self.pending.clone(),
-        }
-    }
 }
 
 pub async fn spawn_app_with(options: Options) -> TestApp {
-    let (dir, parties) = match options.reuse {
-        Some((path, parties)) => (Dir::Kept(path), parties),
-        None => (Dir::Temp(tempfile::tempdir().unwrap()), Parties::new()),
-    };
+    let parties = options.parties.unwrap_or_else(Parties::new);
     let urls = options.urls;
     let far = "2036-01-01T00:00:00.000Z";
     let yesterday = format_timestamp(chrono::Utc::now() - chrono::Duration::days(1));
-    let registry = json!([
+    let registry = [
         record(&parties.gateway, "BAP", "ONDC:RET10", far, "SUBSCRIBED", &urls),
         record(&parties.buyer, "BAP", "ONDC:RET10", far, "SUBSCRIBED", &urls),
         record(&parties.seller, "BPP", "ONDC:RET10", far, "SUBSCRIBED", &urls),
@@ -214,31 +165,23 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
             "ONDC:RET10",
             &yesterday,
             "SUBSCRIBED",
-            &urls
+            &urls,
         ),
         record(&parties.pending, "BPP", "ONDC:RET10", far, "INITIATED", &urls),
-    ]);
-    let registry_path = dir.path().join("registry.json");
-    std::fs::create_dir_all(dir.path()).unwrap();
-    std::fs::write(&registry_path, serde_json::to_vec_pretty(&registry).unwrap()).unwrap();
+    ];
     let lookup = options
         .lookup_url
-        .map(|u| format!("lookup_url = \"{u}\"\n"))
+        .map(|u| format!("[registry]\nlookup_url = \"{u}\"\n"))
         .unwrap_or_default();
-    let toml = format!(
+    let settings = format!(
         r#"
         subscriber_id = "{GATEWAY}"
         unique_key_id = "gw-1"
         signing_private_key = "{key}"
         subscriber_url = "http://127.0.0.1:0"
         [server]
-        bind = "127.0.0.1:0"
         workers = 2
         body_timeout_ms = 1500
-        [store]
-        path = "{store}"
-        [registry]
-        file = "{registry}"
         {lookup}
         [rest]
         token_secret = "{TOKEN_SECRET}"
@@ -246,28 +189,18 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         {extra}
         "#,
         key = parties.gateway.private_base64(),
-        store = dir.path().join("data").display(),
-        registry = registry_path.display(),
         extra = options.extra_toml,
         webhook = options
             .webhook_url
             .map(|u| format!("webhook_url = \"{u}\""))
             .unwrap_or_default(),
     );
-    let settings = Settings::from_toml(&toml).unwrap();
-    let app = Application::build(&settings, Arc::new(SystemClock)).unwrap();
-    let base = format!("http://127.0.0.1:{}", app.port());
-    let handle = app.handle();
-    let store = app.store();
-    let task = tokio::spawn(app.run_until_stopped());
+    let gateway = Harness::start(&settings, &registry, options.dir).unwrap();
     TestApp {
-        base,
+        base: gateway.url().to_owned(),
         parties,
-        store,
         http: reqwest::Client::new(),
-        dir,
-        handle,
-        task: Some(task),
+        gateway,
     }
 }
 
@@ -333,7 +266,7 @@ impl TestApp {
     }
 
     pub fn audit(&self) -> Vec<ondc_gateway::store::InboundRecord> {
-        self.store
+        self.store()
             .inbound_after(0, 10_000)
             .unwrap()
             .into_iter()
@@ -478,6 +411,24 @@ impl TestApp {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
     }
+
+    /// Waits (polled, at most 10 s) until the outbox holds no pending entry.
+    ///
+    /// This is how a test proves that something was *not* sent without sleeping: every message
+    /// the gateway will send is in the outbox before the answer that caused it, an entry leaves
+    /// the pending set only once its last attempt has been answered, and a counterpart records a
+    /// request before it answers. So once the outbox is drained, what the counterparts recorded
+    /// is all they will ever get.
+    pub async fn wait_outbox_drained(&self) {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        while let Some(next) = self.store().next_due().unwrap() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the outbox still has an entry due at {next}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
 }
 
 /// The order registration body for the tests: retail O1/T-R with the seller, and (optionally)
@@ -495,4 +446,40 @@ pub fn order_body(seller: &str, lsp: Option<&str>, forward_state: &str) -> Value
             "bpp_uri": format!("http://127.0.0.1:9/{lsp}"), "linked_fulfillment_id": "F1"});
     }
     o
+}
+
+/// A gateway whose registry points the seller and the LSP at live counterparts.
+pub struct Net {
+    pub app: TestApp,
+    pub snp: Counterpart,
+    pub lsp: Counterpart,
+}
+
+/// [`spawn_app_with`] `extra_toml`, with the seller and the LSP served by counterparts that
+/// verify the gateway's signatures.
+pub async fn net(extra_toml: &str) -> Net {
+    let parties = Parties::new();
+    let snp = Counterpart::start(parties.gateway.key.public_key()).unwrap();
+    let lsp = Counterpart::start(parties.gateway.key.public_key()).unwrap();
+    let app = spawn_app_with(Options {
+        extra_toml: extra_toml.to_owned(),
+        urls: vec![
+            ("seller.test.local", snp.url().to_owned()),
+            ("lsp.test.local", lsp.url().to_owned()),
+        ],
+        parties: Some(parties),
+        ..Options::default()
+    })
+    .await;
+    Net { app, snp, lsp }
+}
+
+/// The value of `code` in tag group `group`.
+pub fn tag<'a>(tags: &'a Value, group: &str, code: &str) -> Option<&'a str> {
+    tags.as_array()?
+        .iter()
+        .filter(|g| g["code"] == group)
+        .flat_map(|g| g["list"].as_array().into_iter().flatten())
+        .find(|t| t["code"] == code)
+        .and_then(|t| t["value"].as_str())
 }

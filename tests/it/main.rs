@@ -5,7 +5,6 @@
 mod app;
 mod cascade;
 mod cli;
-mod counterpart;
 mod crash;
 mod examples;
 mod malformed;

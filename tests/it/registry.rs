@@ -118,7 +118,7 @@ async fn looked_up_keys_verify_and_are_asked_for_once() {
         assert_eq!(app.post_signed("on_cancel", &stranger, &body).await.status, 401);
     }
     assert_eq!(registry.asked.load(Ordering::SeqCst), 2);
-    let written = app.store.registry_entries().unwrap();
+    let written = app.store().registry_entries().unwrap();
     assert_eq!(written.len(), 2, "both answers written back");
 }
 

@@ -3,15 +3,15 @@
 //! status code, the escrow refunded exactly once, notifications, the `/cancel` the seller gets,
 //! racing decisions, and the OpenAPI document checked against the running routes.
 
-use crate::app::{GATEWAY, Options, TestApp, order_body, spawn_app_with};
-use crate::counterpart::{Counterpart, tag};
+use crate::app::{GATEWAY, Net, Options, TestApp, net, order_body, spawn_app_with, tag};
+use ondc_gateway::replay::counterpart::Counterpart;
 use ondc_gateway::signing::PrivateKey;
 use ondc_gateway::tokens::Role;
 use reqwest::Method;
 use serde_json::{Value, json};
 
 async fn setup(with_logistics: bool) -> (TestApp, Counterpart, Counterpart) {
-    let crate::cascade::Net { app, snp, lsp } = crate::cascade::net("").await;
+    let Net { app, snp, lsp } = net("").await;
     app.register(order_body(
         "seller.test.local",
         with_logistics.then_some("lsp.test.local"),
@@ -144,8 +144,8 @@ async fn provider_accepts_a_customer_request_refunds_once_and_cancels_on_the_net
     assert_eq!(o["escrow"]["refunded"], "540.00");
 
     // The cascade: the seller and the LSP each get a signed /cancel.
-    let to_snp = snp.wait_for("cancel", 1).await.remove(0);
-    assert!(to_snp.signature_ok);
+    let to_snp = snp.wait_for("cancel", 1).await.unwrap().remove(0);
+    assert!(to_snp.signature_ok());
     assert_eq!(to_snp.body["message"]["cancellation_reason_id"], "053");
     assert_eq!(
         tag(
@@ -155,7 +155,7 @@ async fn provider_accepts_a_customer_request_refunds_once_and_cancels_on_the_net
         ),
         Some(GATEWAY)
     );
-    let to_lsp = lsp.wait_for("cancel", 1).await.remove(0);
+    let to_lsp = lsp.wait_for("cancel", 1).await.unwrap().remove(0);
     assert_eq!(
         to_lsp.body["message"]["cancellation_reason_id"], "152",
         "buyer's reason before pickup"
@@ -276,6 +276,8 @@ async fn customer_rejects_a_provider_request_and_the_order_is_restored() {
             .collect::<Vec<_>>(),
         [json!("cancellation_rejected")]
     );
+    // Once the outbox is drained, anything the rejection had queued would have arrived.
+    app.wait_outbox_drained().await;
     assert!(snp.all().is_empty(), "nothing went to the seller");
     // A new request is possible after a rejection.
     assert_eq!(
@@ -482,7 +484,8 @@ async fn the_refund_happens_once_across_a_restart() {
     );
     let (dir, parties) = app.stop().await;
     let app = spawn_app_with(Options {
-        reuse: Some((dir, parties)),
+        parties: Some(parties),
+        dir: Some(dir),
         ..Options::default()
     })
     .await;
@@ -537,9 +540,9 @@ async fn a_network_cancellation_notifies_both_parties_and_settles_the_escrow() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn notifications_reach_the_webhook_through_the_outbox() {
-    let hook = Counterpart::start(PrivateKey::generate().public_key());
+    let hook = Counterpart::start(PrivateKey::generate().public_key()).unwrap();
     let app = spawn_app_with(Options {
-        webhook_url: Some(format!("{}/hook", hook.url)),
+        webhook_url: Some(format!("{}/hook", hook.url())),
         ..Options::default()
     })
     .await;
@@ -555,7 +558,7 @@ async fn notifications_reach_the_webhook_through_the_outbox() {
     )
     .await;
     assert_eq!(status, 201);
-    let posted = hook.wait_for("hook", 1).await.remove(0);
+    let posted = hook.wait_for("hook", 1).await.unwrap().remove(0);
     assert_eq!(posted.body["kind"], "cancellation_requested");
     assert_eq!(posted.body["user_id"], "prov-1");
     assert_eq!(posted.body["order_id"], "O1");

@@ -2,7 +2,7 @@
 //! whom (no script, no network access needed), each step's status, and every payload one click
 //! away in a `<details>` element.
 
-use super::engine::{FlowReport, StepOutcome};
+use super::{FlowReport, StepOutcome};
 
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
