@@ -7,6 +7,7 @@
 //! arrival bumps a watch channel, so a waiter wakes when something comes and gives up at its
 //! deadline, with no polling interval to tune.
 
+use super::error::SignatureProblem;
 use crate::clock::{Clock, SystemClock};
 use crate::signing::{PublicKey, SignatureHeader, ValidityPolicy, verify};
 use actix_web::dev::ServerHandle;
@@ -34,7 +35,7 @@ pub struct Received {
     pub key_id: Option<String>,
     /// `Ok` when the signature verifies against the gateway's key (default validity policy, now);
     /// otherwise why not.
-    pub signature: Result<(), String>,
+    pub signature: Result<(), SignatureProblem>,
 }
 
 impl Received {
@@ -109,31 +110,27 @@ impl Shared {
 
     /// Records one request and decides the answer.
     fn take(&self, req: &HttpRequest, body: &[u8]) -> HttpResponse {
-        let header: Result<Option<SignatureHeader>, String> = match req.headers().get("authorization") {
-            None => Ok(None),
+        let header: Result<SignatureHeader, SignatureProblem> = match req.headers().get("authorization") {
+            None => Err(SignatureProblem::Missing),
             Some(v) => v
                 .to_str()
-                .map_err(|e| e.to_string())
-                .and_then(|s| s.parse::<SignatureHeader>().map_err(|e| e.to_string()))
-                .map(Some),
+                .map_err(|_| SignatureProblem::NotAscii)
+                .and_then(|s| Ok(s.parse::<SignatureHeader>()?)),
         };
-        let signature = match &header {
-            Err(e) => Err(e.clone()),
-            Ok(None) => Err("no Authorization header".to_owned()),
-            Ok(Some(h)) => verify(
+        let signature = header.as_ref().map_err(Clone::clone).and_then(|h| {
+            Ok(verify(
                 h,
                 body,
                 &self.gateway_key,
                 SystemClock.unix_seconds(),
                 &ValidityPolicy::default(),
-            )
-            .map_err(|e| e.to_string()),
-        };
+            )?)
+        });
         let received = Received {
             action: req.path().rsplit('/').next().unwrap_or_default().to_owned(),
             body: serde_json::from_slice(body).unwrap_or(Value::Null),
             raw: body.to_vec(),
-            key_id: header.ok().flatten().map(|h| h.key_id.to_string()),
+            key_id: header.ok().map(|h| h.key_id.to_string()),
             signature,
         };
         let (count, nack) = {
@@ -340,7 +337,7 @@ mod tests {
         assert!(cancels.iter().all(|r| r.signature_ok() && r.raw == body));
         assert_eq!(cancels[0].key_id.as_deref(), Some("gw.local|k1|ed25519"));
         let update = &cp.received("update")[0];
-        assert_eq!(update.signature, Err("no Authorization header".to_owned()));
+        assert_eq!(update.signature, Err(SignatureProblem::Missing));
         let (at, _) = cp.wait_next("cancel", 1, DEFAULT_WAIT).await.unwrap();
         assert_eq!(at, 2, "the first /cancel at or after position 1");
     }

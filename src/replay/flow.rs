@@ -5,6 +5,7 @@
 
 use super::compare::compare;
 use super::counterpart::{Counterpart, Nack};
+use super::error::ReplayError;
 use super::fixture::{Fixture, PartySpec, ReceiveStep, RestStep, SendStep, Step};
 use super::harness::Harness;
 use super::jsonpath;
@@ -112,11 +113,11 @@ fn pretty(v: &Value) -> String {
 }
 
 /// The value at `path` in `v`, for a `bind`: a path that finds nothing fails the step.
-fn bound(v: &Value, name: &str, path: &str) -> Result<Value, String> {
+fn bound(v: &Value, name: &str, path: &str) -> Result<Value, ReplayError> {
     jsonpath::get(v, path)
-        .map_err(|e| e.to_string())?
+        .map_err(|e| ReplayError::Fixture(e.to_string()))?
         .cloned()
-        .ok_or(format!("bind {name}: nothing at {path}"))
+        .ok_or_else(|| ReplayError::Fixture(format!("bind {name}: nothing at {path}")))
 }
 
 /// A buyer app (type `BAP`) only sends: against a running gateway no counterpart is started for
@@ -128,16 +129,17 @@ fn is_buyer_app(p: &PartySpec) -> bool {
 impl<'f> Flow<'f> {
     /// Starts the counterparts and (in-process) the gateway, and binds `run`, `gateway` and
     /// `<party>.id`.
-    pub async fn start(fx: &'f Fixture, target: &Target) -> Result<Flow<'f>, String> {
+    pub async fn start(fx: &'f Fixture, target: &Target) -> Result<Flow<'f>, ReplayError> {
         let mut keys = BTreeMap::new();
         for (name, p) in &fx.parties {
             let key = match (&p.signing_private_key, target) {
-                (Some(k), _) => PrivateKey::from_base64(k).map_err(|e| format!("party {name}: {e}"))?,
+                (Some(k), _) => PrivateKey::from_base64(k)
+                    .map_err(|e| ReplayError::Fixture(format!("party {name}: {e}")))?,
                 (None, Target::InProcess) => PrivateKey::generate(),
                 (None, Target::Remote { .. }) => {
-                    return Err(format!(
+                    return Err(ReplayError::Fixture(format!(
                         "party {name}: a running gateway needs the party's registered key"
-                    ));
+                    )));
                 }
             };
             keys.insert(name.clone(), key);
@@ -150,7 +152,7 @@ impl<'f> Flow<'f> {
                 let mut parties = BTreeMap::new();
                 for (name, Listen { addr, url }) in listen {
                     let counterpart = Counterpart::start_at(addr, gateway_key)
-                        .map_err(|e| format!("counterpart {name} at {url}: {e}"))?;
+                        .map_err(|e| ReplayError::Fixture(format!("counterpart {name} at {url}: {e}")))?;
                     parties.insert(
                         name,
                         Party {
@@ -179,8 +181,7 @@ impl<'f> Flow<'f> {
             gateway,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(20))
-                .build()
-                .map_err(|e| e.to_string())?,
+                .build()?,
             bindings,
             order: None,
             trace: vec![],
@@ -193,13 +194,13 @@ impl<'f> Flow<'f> {
     fn in_process(
         fx: &Fixture,
         keys: &BTreeMap<String, PrivateKey>,
-    ) -> Result<(Gateway, BTreeMap<String, Party>), String> {
+    ) -> Result<(Gateway, BTreeMap<String, Party>), ReplayError> {
         let gateway_key = PrivateKey::generate();
         let mut records = vec![];
         let mut parties = BTreeMap::new();
         for (name, p) in &fx.parties {
             let counterpart = Counterpart::start(gateway_key.public_key())
-                .map_err(|e| format!("cannot start counterpart {name}: {e}"))?;
+                .map_err(|e| ReplayError::Fixture(format!("cannot start counterpart {name}: {e}")))?;
             records.push(record(p, &keys[name], counterpart.url()));
             parties.insert(
                 name.clone(),
@@ -217,35 +218,37 @@ impl<'f> Flow<'f> {
              [rest]\ntoken_secret = \"{secret}\"\n",
             gateway_key.to_base64_keypair(),
         );
-        let running = Harness::start(&settings, &records, None).map_err(|e| crate::telemetry::chain(&e))?;
+        let running = Harness::start(&settings, &records, None)?;
         let mut gateway = Gateway::of(running.url(), running.settings());
         gateway.running = Some(running);
         Ok((gateway, parties))
     }
 
-    /// Where each BPP party must listen: the `subscriber_url` the running gateway's registry
-    /// file gives it.
-    fn remote_addresses(fx: &Fixture, settings: &Settings) -> Result<BTreeMap<String, Listen>, String> {
+    /// Where each party must listen: the `subscriber_url` the running gateway's registry file
+    /// gives it (the buyer app too: the gateway answers it with `/on_cancel`, `/on_status` and
+    /// `/on_update`).
+    fn remote_addresses(fx: &Fixture, settings: &Settings) -> Result<BTreeMap<String, Listen>, ReplayError> {
         let registry: Vec<RegistryRecord> = match &settings.registry.file {
-            Some(f) => {
-                serde_json::from_slice(&std::fs::read(f).map_err(|e| format!("{}: {e}", f.display()))?)
-                    .map_err(|e| format!("{}: {e}", f.display()))?
-            }
+            Some(f) => serde_json::from_slice(
+                &std::fs::read(f).map_err(|e| ReplayError::Fixture(format!("{}: {e}", f.display())))?,
+            )
+            .map_err(|e| ReplayError::Fixture(format!("{}: {e}", f.display())))?,
             None => vec![],
         };
         let mut out = BTreeMap::new();
-        for (name, p) in fx.parties.iter().filter(|(_, p)| !is_buyer_app(p)) {
+        for (name, p) in &fx.parties {
             let rec = registry
                 .iter()
                 .find(|r| r.subscriber_id.as_str() == p.subscriber_id)
                 .ok_or_else(|| {
-                    format!(
+                    ReplayError::Fixture(format!(
                         "party {name} ({}) is not in the gateway's registry",
                         p.subscriber_id
-                    )
+                    ))
                 })?;
-            let addr = host_port(&rec.subscriber_url)
-                .ok_or_else(|| format!("party {name}: cannot listen at {}", rec.subscriber_url))?;
+            let addr = host_port(&rec.subscriber_url).ok_or_else(|| {
+                ReplayError::Fixture(format!("party {name}: cannot listen at {}", rec.subscriber_url))
+            })?;
             out.insert(
                 name.clone(),
                 Listen {
@@ -271,15 +274,15 @@ impl<'f> Flow<'f> {
         }
     }
 
-    fn token(&self, sub: &str, role: Role) -> Result<String, String> {
+    fn token(&self, sub: &str, role: Role) -> Result<String, ReplayError> {
         self.gateway
             .tokens
             .mint(sub, role, SystemClock.unix_seconds(), 600)
-            .map_err(|e| e.to_string())
+            .map_err(ReplayError::from)
     }
 
     /// Registers the fixture's order (step 0), if it has one.
-    pub async fn register_order(&mut self) -> Result<(), String> {
+    pub async fn register_order(&mut self) -> Result<(), ReplayError> {
         let Some(order) = &self.fx.order else {
             return Ok(());
         };
@@ -295,9 +298,9 @@ impl<'f> Flow<'f> {
             payload: pretty(&order),
         });
         if status != 201 {
-            return Err(format!(
+            return Err(ReplayError::Fixture(format!(
                 "registering the order: expected 201, got {status}: {body}"
-            ));
+            )));
         }
         self.order = Some(order);
         Ok(())
@@ -309,8 +312,9 @@ impl<'f> Flow<'f> {
         path: &str,
         token: &str,
         body: Option<&Value>,
-    ) -> Result<(u16, Value), String> {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| e.to_string())?;
+    ) -> Result<(u16, Value), ReplayError> {
+        let method = reqwest::Method::from_bytes(method.as_bytes())
+            .map_err(|e| ReplayError::Fixture(format!("method {method:?}: {e}")))?;
         let mut req = self
             .http
             .request(method, format!("{}{path}", self.gateway.base))
@@ -321,14 +325,14 @@ impl<'f> Flow<'f> {
         let resp = req
             .send()
             .await
-            .map_err(|e| format!("REST call failed: {}", e.without_url()))?;
+            .map_err(|e| ReplayError::Fixture(format!("REST call failed: {}", e.without_url())))?;
         let status = resp.status().as_u16();
         let text = resp.text().await.unwrap_or_default();
         Ok((status, serde_json::from_str(&text).unwrap_or(Value::String(text))))
     }
 
     /// Runs one step: `Ok` when it went as expected, else every difference.
-    pub async fn run_step(&mut self, step: &Step) -> Result<(), String> {
+    pub async fn run_step(&mut self, step: &Step) -> Result<(), ReplayError> {
         if let Some(s) = &step.send {
             return self.send(s).await;
         }
@@ -348,10 +352,10 @@ impl<'f> Flow<'f> {
             }
             return Ok(());
         }
-        Err("empty step".into())
+        Err(ReplayError::Fixture("empty step".into()))
     }
 
-    fn fill_context(&self, body: &mut Value, party: &PartySpec, action: &str) -> Result<(), String> {
+    fn fill_context(&self, body: &mut Value, party: &PartySpec, action: &str) -> Result<(), ReplayError> {
         let order = self.order.as_ref();
         let leg = |k: &str| {
             order
@@ -407,14 +411,16 @@ impl<'f> Flow<'f> {
             ("country", json!("IND")),
         ];
         if !body.is_object() {
-            return Err("a send step's body must be a JSON object".into());
+            return Err(ReplayError::Fixture(
+                "a send step's body must be a JSON object".into(),
+            ));
         }
         let ctx = body
             .as_object_mut()
             .map(|o| o.entry("context").or_insert_with(|| json!({})))
-            .ok_or("no context")?;
+            .ok_or_else(|| ReplayError::Fixture("no context".into()))?;
         let Some(ctx) = ctx.as_object_mut() else {
-            return Err("context must be an object".into());
+            return Err(ReplayError::Fixture("context must be an object".into()));
         };
         for (k, v) in defaults {
             ctx.entry(k.to_owned()).or_insert(v);
@@ -422,21 +428,21 @@ impl<'f> Flow<'f> {
         Ok(())
     }
 
-    async fn send(&mut self, s: &SendStep) -> Result<(), String> {
+    async fn send(&mut self, s: &SendStep) -> Result<(), ReplayError> {
         let party = &self.fx.parties[&s.from];
         let mut body = substitute(&s.body, &self.bindings)?;
         self.fill_context(&mut body, party, &s.action)?;
-        let bytes = serde_json::to_vec(&body).map_err(|e| e.to_string())?;
+        let bytes = serde_json::to_vec(&body)?;
         let key_id: KeyId = format!("{}|{}|ed25519", party.subscriber_id, party.unique_key_id)
             .parse()
-            .map_err(|e| format!("party {}: {e}", s.from))?;
+            .map_err(|e| ReplayError::Fixture(format!("party {}: {e}", s.from)))?;
         let signer = Signer::new(self.keys[&s.from].clone(), key_id);
         let now = SystemClock.unix_seconds();
         let header = signer.sign(&bytes, now, now + 300).to_string();
         let sent = if s.tamper {
             let mut t = body.clone();
             t["message"]["tampered"] = json!(true);
-            serde_json::to_vec(&t).map_err(|e| e.to_string())?
+            serde_json::to_vec(&t)?
         } else {
             bytes
         };
@@ -452,7 +458,7 @@ impl<'f> Flow<'f> {
             .body(sent)
             .send()
             .await
-            .map_err(|e| format!("POST /{} failed: {}", s.action, e.without_url()))?;
+            .map_err(|e| ReplayError::Fixture(format!("POST /{} failed: {}", s.action, e.without_url())))?;
         let status = resp.status().as_u16();
         let answer: Value = resp.json().await.unwrap_or(Value::Null);
         let code = answer["error"]["code"].as_str().map(str::to_owned);
@@ -494,26 +500,26 @@ impl<'f> Flow<'f> {
         if problems.is_empty() {
             Ok(())
         } else {
-            Err(problems.join("; "))
+            Err(ReplayError::Mismatch(problems.join("; ")))
         }
     }
 
-    async fn receive(&mut self, r: &ReceiveStep) -> Result<(), String> {
+    async fn receive(&mut self, r: &ReceiveStep) -> Result<(), ReplayError> {
         let timeout_ms = r.timeout_ms.unwrap_or(RECEIVE_WAIT_MS);
         let matches = substitute(&json!(r.matches), &self.bindings)?;
         let party = self
             .parties
             .get_mut(&r.to)
-            .ok_or(format!("no counterpart for {}", r.to))?;
+            .ok_or_else(|| ReplayError::Fixture(format!("no counterpart for {}", r.to)))?;
         let (at, msg) = party
             .counterpart
             .wait_next(&r.action, party.taken, Duration::from_millis(timeout_ms))
             .await
             .map_err(|e| {
-                format!(
+                ReplayError::Mismatch(format!(
                     "expected /{} to {} within {timeout_ms} ms; it received {:?}",
                     r.action, r.to, e.got
-                )
+                ))
             })?;
         party.taken = at + 1;
         let mut problems = vec![];
@@ -551,7 +557,7 @@ impl<'f> Flow<'f> {
             payload: pretty(&msg.body),
         });
         if !problems.is_empty() {
-            return Err(problems.join("; "));
+            return Err(ReplayError::Mismatch(problems.join("; ")));
         }
         for (name, path) in &r.bind {
             let v = bound(&msg.body, name, path)?;
@@ -560,12 +566,8 @@ impl<'f> Flow<'f> {
         Ok(())
     }
 
-    async fn rest_step(&mut self, r: &RestStep) -> Result<(), String> {
-        let role: Role = r
-            .caller
-            .role
-            .parse()
-            .map_err(|e: crate::tokens::TokenError| e.to_string())?;
+    async fn rest_step(&mut self, r: &RestStep) -> Result<(), ReplayError> {
+        let role: Role = r.caller.role.parse().map_err(ReplayError::Token)?;
         let token = self.token(&r.caller.sub, role)?;
         let path = substitute(&json!(r.path), &self.bindings)?
             .as_str()
@@ -596,7 +598,7 @@ impl<'f> Flow<'f> {
             ),
         });
         if !problems.is_empty() {
-            return Err(problems.join("; "));
+            return Err(ReplayError::Mismatch(problems.join("; ")));
         }
         for (name, p) in &r.bind {
             let v = bound(&answer, name, p)?;
@@ -605,12 +607,12 @@ impl<'f> Flow<'f> {
         Ok(())
     }
 
-    async fn expect_order(&mut self, m: &BTreeMap<String, Value>) -> Result<(), String> {
+    async fn expect_order(&mut self, m: &BTreeMap<String, Value>) -> Result<(), ReplayError> {
         let id = self
             .order
             .as_ref()
             .and_then(|o| o["order_id"].as_str())
-            .ok_or("the fixture registered no order")?
+            .ok_or_else(|| ReplayError::Fixture("the fixture registered no order".into()))?
             .to_owned();
         let token = self.token("replay-platform", Role::Platform)?;
         let expected = substitute(&json!(m), &self.bindings)?;
@@ -641,7 +643,7 @@ impl<'f> Flow<'f> {
                 return if problems.is_empty() {
                     Ok(())
                 } else {
-                    Err(problems.join("; "))
+                    Err(ReplayError::Mismatch(problems.join("; ")))
                 };
             }
             tokio::time::sleep(ORDER_POLL).await;

@@ -10,6 +10,7 @@
 
 mod compare;
 pub mod counterpart;
+mod error;
 mod fixture;
 mod flow;
 pub mod harness;
@@ -18,6 +19,7 @@ pub mod report;
 mod run;
 mod substitute;
 
+pub use error::{ReplayError, SignatureProblem};
 pub use fixture::Fixture;
 pub use report::html::html_report;
 pub use report::text::text_report;

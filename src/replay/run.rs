@@ -2,6 +2,7 @@
 //! gets its own gateway (in-process) or runs against the one given, with fresh counterparts,
 //! its order registered first, then its steps in order until one fails.
 
+use super::error::ReplayError;
 use super::fixture::Fixture;
 use super::flow::{Flow, GATEWAY_LANE, REST_LANE};
 use super::report::{FlowReport, StepOutcome, StepReport};
@@ -25,12 +26,12 @@ pub enum Target {
 
 /// Runs every fixture in `paths` (files, or directories of `*.json` in name order), in order.
 /// A fixture that does not load is a failed flow; no fixture at all is an error.
-pub async fn run_paths(paths: &[PathBuf], target: &Target) -> Result<Vec<FlowReport>, String> {
+pub async fn run_paths(paths: &[PathBuf], target: &Target) -> Result<Vec<FlowReport>, ReplayError> {
     let mut files = Vec::new();
     for p in paths {
         if p.is_dir() {
             let mut found: Vec<PathBuf> = std::fs::read_dir(p)
-                .map_err(|e| format!("{}: {e}", p.display()))?
+                .map_err(|e| ReplayError::Fixture(format!("{}: {e}", p.display())))?
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|f| f.extension().is_some_and(|x| x == "json"))
                 .collect();
@@ -41,7 +42,7 @@ pub async fn run_paths(paths: &[PathBuf], target: &Target) -> Result<Vec<FlowRep
         }
     }
     if files.is_empty() {
-        return Err("no fixture files found".into());
+        return Err(ReplayError::Fixture("no fixture files found".into()));
     }
     let mut reports = Vec::new();
     for f in files {
@@ -76,12 +77,12 @@ pub async fn run_fixture(fx: &Fixture, file: &Path, target: &Target) -> FlowRepo
     let mut flow = match Flow::start(fx, target).await {
         Ok(f) => f,
         Err(e) => {
-            report.setup_error = Some(e);
+            report.setup_error = Some(crate::telemetry::chain(&e));
             return report;
         }
     };
     if let Err(e) = flow.register_order().await {
-        report.setup_error = Some(e);
+        report.setup_error = Some(crate::telemetry::chain(&e));
         report.trace = std::mem::take(&mut flow.trace);
         flow.shutdown().await;
         return report;
@@ -103,7 +104,7 @@ pub async fn run_fixture(fx: &Fixture, file: &Path, target: &Target) -> FlowRepo
             Ok(()) => StepOutcome::Passed,
             Err(detail) => {
                 failed = true;
-                StepOutcome::Failed(detail)
+                StepOutcome::Failed(crate::telemetry::chain(&detail))
             }
         };
         report.steps.push(StepReport {

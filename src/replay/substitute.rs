@@ -1,12 +1,13 @@
 //! Placeholders: `{{name}}` in fixture values replaced by what the flow has bound (`run`,
 //! `gateway`, `<party>.id`, and every `bind`).
 
+use super::error::ReplayError;
 use serde_json::Value;
 use std::collections::HashMap;
 
 /// Replaces `{{name}}` in every string of `v`; a string that is only `{{name}}` becomes the
 /// bound value with its type. An unbound name is an error.
-pub fn substitute(v: &Value, bindings: &HashMap<String, Value>) -> Result<Value, String> {
+pub fn substitute(v: &Value, bindings: &HashMap<String, Value>) -> Result<Value, ReplayError> {
     Ok(match v {
         Value::String(s) => {
             if let Some(name) = s.strip_prefix("{{").and_then(|r| r.strip_suffix("}}"))
@@ -15,19 +16,19 @@ pub fn substitute(v: &Value, bindings: &HashMap<String, Value>) -> Result<Value,
                 return bindings
                     .get(name)
                     .cloned()
-                    .ok_or(format!("unbound placeholder {{{{{name}}}}}"));
+                    .ok_or_else(|| ReplayError::Fixture(format!("unbound placeholder {{{{{name}}}}}")));
             }
             let mut out = String::new();
             let mut rest = s.as_str();
             while let Some(start) = rest.find("{{") {
                 let end = rest[start..]
                     .find("}}")
-                    .ok_or(format!("unclosed placeholder in {s:?}"))?
+                    .ok_or_else(|| ReplayError::Fixture(format!("unclosed placeholder in {s:?}")))?
                     + start;
                 let name = &rest[start + 2..end];
                 let value = bindings
                     .get(name)
-                    .ok_or(format!("unbound placeholder {{{{{name}}}}}"))?;
+                    .ok_or_else(|| ReplayError::Fixture(format!("unbound placeholder {{{{{name}}}}}")))?;
                 out.push_str(&rest[..start]);
                 out.push_str(&value.as_str().map_or(value.to_string(), str::to_owned));
                 rest = &rest[end + 2..];
