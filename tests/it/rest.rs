@@ -602,3 +602,110 @@ async fn the_openapi_document_matches_the_routes() {
     }
     assert_eq!(operations, 11, "{paths:#?}");
 }
+
+/// Polls `path` as `token` until `done` holds for its body, for at most ten seconds.
+async fn poll_until(app: &TestApp, path: &str, token: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (_, body) = call(app, Method::GET, path, Some(token), None).await;
+        if done(&body) {
+            return body;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{path} never got there: {body}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+fn kinds(notes: &Value) -> Vec<&str> {
+    notes
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|n| n["kind"].as_str())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_nobody_decides_expires_and_the_order_is_as_it_was() {
+    let Net { app, .. } = net("[deadlines]\nrequest_expiry_secs = 1\n").await;
+    app.register(order_body("seller.test.local", None, "Packed"))
+        .await;
+    let u = users(&app);
+    let (status, req) = call(
+        &app,
+        Method::POST,
+        "/api/v1/orders/O1/cancel",
+        Some(&u.customer),
+        Some(json!({"reason_code": "053"})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let list = poll_until(&app, "/api/v1/orders/O1/cancel", &u.customer, |b| {
+        b[0]["status"] == "expired"
+    })
+    .await;
+    assert_eq!(list[0]["order_status"], "ACTIVE");
+    assert_eq!(app.order("O1").await["status"], "ACTIVE");
+    let accept = format!("/api/v1/orders/O1/cancel/{}/accept", req["id"].as_str().unwrap());
+    assert_eq!(
+        call(&app, Method::PATCH, &accept, Some(&u.provider), None)
+            .await
+            .0,
+        409
+    );
+    for token in [&u.customer, &u.provider] {
+        let (_, notes) = call(&app, Method::GET, "/api/v1/notifications", Some(token), None).await;
+        assert!(kinds(&notes).contains(&"cancellation_expired"), "{notes}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deadline_set_before_a_restart_fires_once_after_it() {
+    // The customer agrees to the provider's request: the seller has four seconds to cancel on
+    // the network. The gateway stops at once and starts again on the same store; the deadline,
+    // kept in the store, still fires, once.
+    let Net { app, .. } = net("[deadlines]\nawaiting_seller_secs = 4\n").await;
+    app.register(order_body("seller.test.local", None, "Packed"))
+        .await;
+    let u = users(&app);
+    let (_, req) = call(
+        &app,
+        Method::POST,
+        "/api/v1/orders/O1/cancel",
+        Some(&u.provider),
+        Some(json!({"reason_code": "002"})),
+    )
+    .await;
+    let accept = format!("/api/v1/orders/O1/cancel/{}/accept", req["id"].as_str().unwrap());
+    let (status, view) = call(&app, Method::PATCH, &accept, Some(&u.customer), None).await;
+    assert_eq!(
+        (status, view["order_status"].as_str()),
+        (200, Some("AWAITING_SELLER"))
+    );
+    let (dir, parties) = app.stop().await;
+    let app = spawn_app_with(Options {
+        parties: Some(parties),
+        dir: Some(dir),
+        extra_toml: "[deadlines]\nawaiting_seller_secs = 4\n".into(),
+        ..Options::default()
+    })
+    .await;
+    let provider = app.token("prov-1", Role::Provider);
+    let (_, before) = call(&app, Method::GET, "/api/v1/notifications", Some(&provider), None).await;
+    assert!(
+        !kinds(&before).contains(&"seller_overdue"),
+        "not due yet when the gateway came back: {before}"
+    );
+    let after = poll_until(&app, "/api/v1/notifications", &provider, |n| {
+        kinds(n).contains(&"seller_overdue")
+    })
+    .await;
+    assert_eq!(
+        kinds(&after).iter().filter(|k| **k == "seller_overdue").count(),
+        1
+    );
+    assert_eq!(app.order("O1").await["status"], "AWAITING_SELLER");
+}
