@@ -13,6 +13,7 @@ mod messages;
 mod model;
 pub mod reasons;
 mod refusal;
+mod registration;
 mod requests;
 mod states;
 mod step;
@@ -28,6 +29,7 @@ pub use model::{
 };
 pub use reasons::Party;
 pub use refusal::Refusal;
+pub use registration::admit;
 pub use requests::{Actor, RestAction};
 pub use states::{FulfillmentState, OrderState, UnknownState};
 pub use step::{Input, Network, Notice, NoticeKind, Step, status_of, step};

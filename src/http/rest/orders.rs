@@ -116,11 +116,6 @@ impl RegisterOrder {
         non_empty(&self.customer_id, "customer_id")?;
         non_empty(&self.provider_id, "provider_id")?;
         let state: OrderState = field(self.state.parse(), "state")?;
-        if state.is_terminal() {
-            return Err(ApiError::unprocessable(
-                "state: a Completed or Cancelled order cannot be registered",
-            ));
-        }
         let escrow = Money::parse(&self.escrow.currency, &self.escrow.value)
             .ok_or_else(|| ApiError::unprocessable("escrow: currency must be ISO 4217 (INR) and value a decimal string with at most two decimals"))?;
         if DomainFamily::of(&self.retail.domain) != Some(DomainFamily::Retail) {
@@ -128,21 +123,10 @@ impl RegisterOrder {
                 "retail.domain must be a retail domain such as ONDC:RET10",
             ));
         }
-        if self.retail.fulfillments.is_empty() {
-            return Err(ApiError::unprocessable(
-                "retail.fulfillments must list at least one fulfillment",
-            ));
-        }
         let mut fulfillments = Vec::new();
         for (i, f) in self.retail.fulfillments.iter().enumerate() {
             non_empty(&f.id, &format!("retail.fulfillments[{i}].id"))?;
             let state: FulfillmentState = field(f.state.parse(), &format!("retail.fulfillments[{i}].state"))?;
-            if fulfillments.iter().any(|x: &Fulfillment| x.id == f.id) {
-                return Err(ApiError::unprocessable(&format!(
-                    "retail.fulfillments[{i}].id {} is repeated",
-                    f.id
-                )));
-            }
             fulfillments.push(Fulfillment {
                 id: f.id.clone(),
                 kind: f.kind.clone(),
@@ -182,20 +166,6 @@ impl RegisterOrder {
                 if DomainFamily::of(&l.domain) != Some(DomainFamily::Logistics) {
                     return Err(ApiError::unprocessable(
                         "logistics.domain must be a logistics domain such as ONDC:LOG10",
-                    ));
-                }
-                if !retail
-                    .fulfillments
-                    .iter()
-                    .any(|f| f.id == l.linked_fulfillment_id)
-                {
-                    return Err(ApiError::unprocessable(
-                        "logistics.linked_fulfillment_id must name one of retail.fulfillments",
-                    ));
-                }
-                if l.transaction_id == retail.transaction_id.as_str() {
-                    return Err(ApiError::unprocessable(
-                        "logistics.transaction_id must differ from retail.transaction_id",
                     ));
                 }
                 Some(LogisticsLeg {
@@ -276,6 +246,7 @@ pub async fn register(
         return Err(ApiError::forbidden("only the platform registers orders"));
     }
     let order = parse_body::<RegisterOrder>(&body)?.into_order(state.clock.now())?;
+    crate::orchestrator::admit(&order)?;
     if !state
         .service
         .register(&order)
