@@ -39,4 +39,6 @@ mod conformance_tests;
 #[cfg(test)]
 mod machine_tests;
 #[cfg(test)]
+mod prop_tests;
+#[cfg(test)]
 mod step_tests;
