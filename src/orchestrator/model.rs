@@ -206,9 +206,10 @@ pub struct BuyerApp {
     pub subscriber_id: SubscriberId,
     /// Its `bap_uri` (the registry's `subscriber_url` wins when it has one).
     pub uri: String,
-    /// Its `/cancel` awaiting our `/on_cancel`, if any.
+    /// Its `/cancel`s awaiting our `/on_cancel` (a forced one may follow the first), oldest
+    /// first; each is answered once.
     #[serde(default)]
-    pub cancel_message_id: Option<MessageId>,
+    pub awaiting_cancels: Vec<MessageId>,
     /// Its `/update`s forwarded to the seller: (our message_id, its message_id).
     #[serde(default)]
     pub forwarded_updates: Vec<(MessageId, MessageId)>,

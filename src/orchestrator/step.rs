@@ -253,13 +253,13 @@ fn remember_buyer_app(order: &mut Order, context: &Context, commands: &[Command]
     let buyer = order.buyer_app.get_or_insert_with(|| BuyerApp {
         subscriber_id: context.bap_id.clone(),
         uri: context.bap_uri.clone(),
-        cancel_message_id: None,
+        awaiting_cancels: vec![],
         forwarded_updates: vec![],
     });
     for command in commands {
         match command {
             Command::Cancel { leg: Leg::Retail, .. } if context.action == Action::Cancel => {
-                buyer.cancel_message_id = Some(context.message_id.clone());
+                buyer.awaiting_cancels.push(context.message_id.clone());
             }
             Command::ForwardUpdate { message_id, .. } => buyer
                 .forwarded_updates
@@ -273,8 +273,9 @@ fn remember_buyer_app(order: &mut Order, context: &Context, commands: &[Command]
 }
 
 /// What the buyer app hears of a change: the `/on_cancel` of the order once the retail leg is
-/// cancelled, or the seller's refusal (the answer to its `/cancel`, with its message_id, when it
-/// sent one); an `/on_status` whenever the order's or a retail fulfillment's state changed once
+/// cancelled, or the seller's refusal, or a timeout once even the forced `/cancel` went
+/// unanswered (each the answer to one of its `/cancel`s, with its message_id); an `/on_status`
+/// whenever the order's or a retail fulfillment's state changed once
 /// a cancellation is under way (RTO states, the end).
 fn buyer_callbacks(
     old: &Order,
@@ -286,21 +287,29 @@ fn buyer_callbacks(
         return vec![];
     };
     let (to, uri) = (buyer.subscriber_id.clone(), buyer.uri.clone());
-    let awaiting = buyer.cancel_message_id.clone();
+    let awaiting = buyer.awaiting_cancels.clone();
     let mut out = Vec::new();
+    // Every /cancel of the buyer app's still waiting is answered once, with its own message_id;
+    // with none waiting, an unsolicited /on_cancel tells it the order was cancelled.
     let answer = |error: Option<(String, String)>, new: &mut Order, inputs: &mut Inputs<'_>| {
-        let message_id = awaiting.clone().unwrap_or_else(|| (inputs.new_id)());
+        let ids = if awaiting.is_empty() {
+            vec![(inputs.new_id)()]
+        } else {
+            awaiting.clone()
+        };
         if let Some(b) = &mut new.buyer_app {
-            b.cancel_message_id = None;
+            b.awaiting_cancels.clear();
         }
-        Command::ToBuyer {
-            to: to.clone(),
-            uri: uri.clone(),
-            action: BuyerAction::OnCancel,
-            message_id,
-            error,
-            relay: None,
-        }
+        ids.into_iter()
+            .map(|message_id| Command::ToBuyer {
+                to: to.clone(),
+                uri: uri.clone(),
+                action: BuyerAction::OnCancel,
+                message_id,
+                error: error.clone(),
+                relay: None,
+            })
+            .collect::<Vec<_>>()
     };
     let retail_cancelled =
         old.retail.status != LegStatus::Cancelled && new.retail.status == LegStatus::Cancelled;
@@ -321,10 +330,21 @@ fn buyer_callbacks(
             relay: seller_said.cloned(),
         });
     }
+    let unresolved_now = !matches!(old.retail.status, LegStatus::Unresolved { .. })
+        && matches!(new.retail.status, LegStatus::Unresolved { .. });
     if retail_cancelled {
-        out.push(answer(None, new, inputs));
-    } else if let Some(error) = refused.filter(|_| awaiting.is_some()) {
-        out.push(answer(Some(error), new, inputs));
+        out.extend(answer(None, new, inputs));
+    } else if let Some(error) = refused.filter(|_| !awaiting.is_empty()) {
+        out.extend(answer(Some(error), new, inputs));
+    } else if unresolved_now && !awaiting.is_empty() {
+        // The seller answered neither our /cancel nor the forced one: the buyer app's wait ends
+        // with a timeout (BNP code 20009); a late answer still reaches it, unsolicited.
+        let timeout = (
+            "20009".to_owned(),
+            "the seller answered neither the /cancel nor the forced /cancel in time; an IGM issue is due"
+                .to_owned(),
+        );
+        out.extend(answer(Some(timeout), new, inputs));
     } else if new.cancellation.is_some()
         && (old.state != new.state
             || old.retail.fulfillments.iter().map(|f| (&f.id, f.state)).ne(new

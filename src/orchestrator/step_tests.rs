@@ -597,10 +597,23 @@ fn a_silent_seller_gets_a_forced_cancel_then_the_leg_is_unresolved() {
         h.order.retail.status,
         LegStatus::Cancelling { forced: true, .. }
     ));
-    // Silent again: unresolved, and both parties hear the platform must raise an issue.
+    // Silent again: unresolved, the buyer app's /cancel is answered with a timeout, and both
+    // parties hear the platform must raise an issue.
     let s = h.run(&Input::Timer(&s.timers[0].kind)).unwrap();
     assert!(matches!(h.order.retail.status, LegStatus::Unresolved { .. }));
-    assert!(s.commands.is_empty());
+    match &s.commands[..] {
+        [
+            Command::ToBuyer {
+                action: BuyerAction::OnCancel,
+                message_id,
+                error: Some((code, _)),
+                ..
+            },
+        ] => {
+            assert_eq!((message_id.as_str(), code.as_str()), ("b1", "20009"));
+        }
+        other => panic!("{other:?}"),
+    }
     assert!(
         s.notices
             .iter()

@@ -190,7 +190,7 @@ impl RegisterOrder {
             Some(b) => Some(BuyerApp {
                 subscriber_id: field(SubscriberId::parse(&b.bap_id), "buyer_app.bap_id")?,
                 uri: uri(&b.bap_uri, "buyer_app.bap_uri")?,
-                cancel_message_id: None,
+                awaiting_cancels: Vec::new(),
                 forwarded_updates: Vec::new(),
             }),
         };
@@ -424,7 +424,7 @@ pub fn order_view(o: &Order) -> Value {
         })).collect::<Vec<_>>(),
         "buyer_app": o.buyer_app.as_ref().map(|b| json!({
             "bap_id": b.subscriber_id, "bap_uri": b.uri,
-            "awaiting_on_cancel": b.cancel_message_id,
+            "awaiting_on_cancel": b.awaiting_cancels,
         })),
         "refusals": o.refusals.iter().map(refusal_view).collect::<Vec<_>>(),
         "failed_messages": o.failed_messages.iter().map(|f| json!({
