@@ -257,7 +257,7 @@ impl Counterpart {
     }
 
     /// Waits until `found` finds something in the log, woken by each arrival.
-    async fn wait_until<T>(
+    pub async fn wait_until<T>(
         &self,
         wanted: &str,
         within: Duration,

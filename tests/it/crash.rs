@@ -206,3 +206,116 @@ async fn outbound(http: &reqwest::Client, gw: &Gateway, token: &str) -> Vec<Valu
         .cloned()
         .collect()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_does_not_lose_a_cancel_deadline() {
+    // The buyer app cancels with ttl_response PT2S; the gateway ACKs, sends the seller its
+    // /cancel and is killed at once. Started again on the same store, the deadline it kept
+    // still fires: the seller gets the forced /cancel (flow 005), and when the seller answers,
+    // the buyer app gets the /on_cancel of its own /cancel.
+    let dir = tempfile::tempdir().unwrap();
+    let gateway = PrivateKey::generate();
+    let (seller, buyer) = (PrivateKey::generate(), PrivateKey::generate());
+    let snp = Counterpart::start(gateway.public_key()).unwrap();
+    let bap = Counterpart::start(gateway.public_key()).unwrap();
+    let rec = |id: &str, kind: &str, key: &PrivateKey, url: &str| {
+        json!({"subscriber_id": id, "ukId": "k1", "type": kind, "subscriber_url": url,
+               "signing_public_key": key.public_key().to_base64(), "valid_until": "2099-01-01T00:00:00.000Z", "status": "SUBSCRIBED"})
+    };
+    std::fs::write(
+        dir.path().join("registry.json"),
+        serde_json::to_vec(&json!([
+            rec("seller.crash.local", "BPP", &seller, snp.url()),
+            rec("buyer.crash.local", "BAP", &buyer, bap.url())
+        ]))
+        .unwrap(),
+    )
+    .unwrap();
+    let port = free_port();
+    let config = dir.path().join("gateway.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "subscriber_id = \"bnp.crash.local\"\nunique_key_id = \"gw\"\nsigning_private_key = \"{}\"\nsubscriber_url = \"http://127.0.0.1:{port}\"\n\
+             [server]\nbind = \"127.0.0.1:{port}\"\nworkers = 2\n[store]\npath = \"{}\"\n[registry]\nfile = \"{}\"\n\
+             [outbox]\ninitial_backoff_ms = 50\nmax_backoff_ms = 100\n[rest]\ntoken_secret = \"{TOKEN_SECRET}\"\n",
+            gateway.to_base64_keypair(),
+            dir.path().join("data").display(),
+            dir.path().join("registry.json").display()
+        ),
+    )
+    .unwrap();
+    let http = reqwest::Client::new();
+    let platform = TokenKeys::hs256(TOKEN_SECRET.as_bytes())
+        .mint("p", Role::Platform, chrono::Utc::now().timestamp(), 600)
+        .unwrap();
+    let gw = start(&config, port).await;
+    let r = http
+        .post(format!("{}/api/v1/orders", gw.base))
+        .bearer_auth(&platform)
+        .json(&crate::app::order_body(
+            "seller.crash.local",
+            None,
+            "Out-for-delivery",
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let mut cancel = crate::app::cancel("buyer.crash.local", "seller.crash.local");
+    cancel["context"]["transaction_id"] = json!("T-R");
+    cancel["message"]["descriptor"] = json!({"name": "fulfillment", "short_desc": "F1", "tags": [
+        {"code": "params", "list": [{"code": "force", "value": "no"}, {"code": "ttl_response", "value": "PT2S"}]}]});
+    let buyer_mid = cancel["context"]["message_id"].clone();
+    let body = serde_json::to_vec(&cancel).unwrap();
+    let r = http
+        .post(format!("{}/cancel", gw.base))
+        .header("authorization", sign(&buyer, "buyer.crash.local", &body))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let first = snp.wait_for("cancel", 1).await.unwrap().remove(0);
+    drop(gw); // SIGKILL, well before the deadline.
+
+    let gw = start(&config, port).await;
+    // (The first /cancel may come again with its own message_id, if the kill beat the write of
+    // its delivery; the forced one is a new message.)
+    let first_mid = first.body["context"]["message_id"].clone();
+    let forced = snp
+        .wait_until("a forced /cancel", std::time::Duration::from_secs(10), |all| {
+            all.iter()
+                .find(|c| c.action == "cancel" && c.body["context"]["message_id"] != first_mid)
+                .cloned()
+        })
+        .await
+        .expect("a second /cancel after the restart");
+    assert_eq!(
+        crate::app::tag(&forced.body["message"]["descriptor"]["tags"], "params", "force"),
+        Some("yes")
+    );
+    assert_eq!(forced.body["message"]["cancellation_reason_id"], "052");
+    assert!(forced.signature_ok());
+    // The seller answers the forced /cancel; the buyer app hears the answer to its /cancel.
+    let mut answer = on_cancel("seller.crash.local");
+    answer["context"] =
+        crate::app::context("on_cancel", "ONDC:RET10", "bnp.crash.local", "seller.crash.local");
+    answer["context"]["transaction_id"] = json!("T-R");
+    answer["context"]["message_id"] = forced.body["context"]["message_id"].clone();
+    answer["message"]["order"]["cancellation"] =
+        json!({"cancelled_by": "buyer.crash.local", "reason": {"id": "052"}});
+    let body = serde_json::to_vec(&answer).unwrap();
+    let r = http
+        .post(format!("{}/on_cancel", gw.base))
+        .header("authorization", sign(&seller, "seller.crash.local", &body))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let told = bap.wait_for("on_cancel", 1).await.unwrap().remove(0);
+    assert_eq!(told.body["context"]["message_id"], buyer_mid);
+    assert_eq!(told.body["message"]["order"]["state"], "Cancelled");
+    assert!(told.signature_ok());
+}
