@@ -196,12 +196,20 @@ pub struct FixtureError {
 impl Fixture {
     /// Reads and checks a fixture file.
     pub fn load(path: &Path) -> Result<Self, FixtureError> {
-        let err = |message: String| FixtureError {
+        let text = std::fs::read_to_string(path).map_err(|e| FixtureError {
             path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses and checks fixture text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Self, FixtureError> {
+        let err = |message: String| FixtureError {
+            path: origin.to_owned(),
             message,
         };
-        let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
-        let fx: Fixture = serde_json::from_str(&text).map_err(|e| err(e.to_string()))?;
+        let fx: Fixture = serde_json::from_str(text).map_err(|e| err(e.to_string()))?;
         for (i, s) in fx.steps.iter().enumerate() {
             let set = [
                 s.send.is_some(),

@@ -245,8 +245,7 @@ pub async fn register(
     if who.role != Role::Platform {
         return Err(ApiError::forbidden("only the platform registers orders"));
     }
-    let order = parse_body::<RegisterOrder>(&body)?.into_order(state.clock.now())?;
-    crate::orchestrator::admit(&order)?;
+    let order = parse_registration(&body, state.clock.now())?;
     if !state
         .service
         .register(&order)
@@ -377,6 +376,14 @@ pub fn refusal_view(r: &LegRefusal) -> Value {
         "leg": r.leg, "by": r.by, "how": r.how, "code": r.code, "message": r.message,
         "message_id": r.message_id, "at": format_timestamp(r.at),
     })
+}
+
+/// A registration body as `POST /api/v1/orders` reads it: the order it registers, or the error
+/// the caller gets (400 not JSON, 422 a field or a rule).
+pub fn parse_registration(body: &[u8], now: chrono::DateTime<chrono::Utc>) -> Result<Order, ApiError> {
+    let order = parse_body::<RegisterOrder>(body)?.into_order(now)?;
+    crate::orchestrator::admit(&order)?;
+    Ok(order)
 }
 
 /// The order as the REST API shows it.
