@@ -23,10 +23,12 @@ pub struct Sample {
     pub store_bytes: u64,
     /// The 1-minute load average.
     pub load1: f64,
+    /// User plus system CPU of the benchmark process itself (the load generator), in ticks.
+    pub own_cpu_ticks: u64,
 }
 
-/// Reads the gateway `pid` and its store directory.
-pub fn sample(pid: u32, store: &Path) -> Result<Sample, String> {
+/// CPU ticks (user + system) of process `pid` (`self` for this one).
+pub fn cpu_ticks(pid: &str) -> Result<u64, String> {
     let stat =
         std::fs::read_to_string(format!("/proc/{pid}/stat")).map_err(|e| format!("/proc/{pid}/stat: {e}"))?;
     // The command name is in parentheses and may hold spaces; the fields after it are fixed.
@@ -36,7 +38,12 @@ pub fn sample(pid: u32, store: &Path) -> Result<Sample, String> {
         .unwrap_or_default();
     let field = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
     // After the name: state(0) … utime(11) stime(12).
-    let cpu_ticks = field(11) + field(12);
+    Ok(field(11) + field(12))
+}
+
+/// Reads the gateway `pid`, its store directory, and this process's own CPU.
+pub fn sample(pid: u32, store: &Path) -> Result<Sample, String> {
+    let gateway_ticks = cpu_ticks(&pid.to_string())?;
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let kib = |key: &str| {
         status
@@ -46,11 +53,12 @@ pub fn sample(pid: u32, store: &Path) -> Result<Sample, String> {
             .unwrap_or(0)
     };
     Ok(Sample {
-        cpu_ticks,
+        cpu_ticks: gateway_ticks,
         rss_kib: kib("VmRSS:"),
         peak_rss_kib: kib("VmHWM:"),
         store_bytes: dir_bytes(store),
         load1: load_average().0,
+        own_cpu_ticks: cpu_ticks("self")?,
     })
 }
 

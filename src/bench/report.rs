@@ -103,6 +103,8 @@ pub struct Report {
     pub cpu_us_per_request: f64,
     /// Gateway CPU over the load phase, percent of one core.
     pub gateway_cpu_percent: f64,
+    /// The load generator's own CPU (this process) over the load phase, percent of one core.
+    pub load_generator_cpu_percent: f64,
     /// Where the CPU figure comes from.
     pub cpu_source: String,
     /// Gateway peak resident memory (`VmHWM`), MiB.
@@ -190,6 +192,10 @@ impl Report {
             latency: Latency::of(&outcome.latencies_us),
             cpu_us_per_request: per_request(cpu_secs * 1e6),
             gateway_cpu_percent: cpu_secs / seconds * 100.0,
+            load_generator_cpu_percent: after.own_cpu_ticks.saturating_sub(before.own_cpu_ticks) as f64
+                / USER_HZ
+                / seconds
+                * 100.0,
             cpu_source: format!(
                 "utime+stime of the gateway process (/proc/{{pid}}/stat, USER_HZ {USER_HZ}), load phase only"
             ),
@@ -239,8 +245,11 @@ impl Report {
         );
         let _ = writeln!(
             t,
-            "cpu        {:.1} µs per request ({:.0} % of a core; {})",
-            self.cpu_us_per_request, self.gateway_cpu_percent, self.cpu_source
+            "cpu        {:.1} µs per request ({:.0} % of a core; {}); load generator {:.0} % of a core",
+            self.cpu_us_per_request,
+            self.gateway_cpu_percent,
+            self.cpu_source,
+            self.load_generator_cpu_percent
         );
         let _ = writeln!(
             t,
