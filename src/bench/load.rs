@@ -1,6 +1,7 @@
 //! Driving the gateway: a closed loop over keep-alive connections (each connection sends its
-//! next callback as soon as the last one is answered) for callbacks, and an open loop at a fixed
-//! rate for cascades, timed from the LSP's `/on_cancel` until the seller receives `/cancel`.
+//! next callback as soon as the last one is answered), or an open loop at a fixed rate (for
+//! callbacks given `--rate`, and always for cascades, timed from the LSP's `/on_cancel` until the
+//! seller receives `/cancel`).
 //! Both stop by themselves: at the time bound, or when the pre-signed load runs out.
 
 use super::network::Network;
@@ -134,15 +135,17 @@ pub async fn closed_loop(net: &Network, calls: Vec<Call>, connections: usize, du
     finish(total, elapsed, 0, Vec::new())
 }
 
-/// Starts `rate` cascades a second (sent in 10 ms slices) until `duration` has passed or every
-/// call is sent, then gives the ones under way `CASCADE_DRAIN` to reach the seller.
-pub async fn cascades(net: &Network, calls: Vec<Call>, rate: u32, duration: Duration) -> Outcome {
+/// Sends `rate` calls a second (in 1 ms slices, each call on its own task, so a slow answer
+/// does not hold back the next send) until `duration` has passed or every call is sent. For
+/// cascades it then gives the ones under way `CASCADE_DRAIN` to reach the seller.
+pub async fn open_loop(net: &Network, calls: Vec<Call>, rate: u32, duration: Duration) -> Outcome {
+    let cascades = calls.first().is_some_and(|c| c.cascade_txn.is_some());
     let sent_at: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
     let started = Instant::now();
     let mut tasks = Vec::new();
     let mut calls = calls.into_iter();
     let mut started_n = 0usize;
-    let mut tick = tokio::time::interval(Duration::from_millis(10));
+    let mut tick = tokio::time::interval(Duration::from_millis(1));
     while started.elapsed() < duration {
         tick.tick().await;
         let due = (started.elapsed().as_secs_f64() * f64::from(rate)) as usize;
@@ -173,6 +176,10 @@ pub async fn cascades(net: &Network, calls: Vec<Call>, rate: u32, duration: Dura
             Ok(tally) => total.merge(tally),
             Err(e) => total.error(format!("load task failed: {e}")),
         }
+    }
+    if !cascades {
+        let elapsed = started.elapsed();
+        return finish(total, elapsed, 0, Vec::new());
     }
     // Wait (bounded) until the seller has received a /cancel for every ACKed cascade.
     let drain_until = Instant::now() + CASCADE_DRAIN;

@@ -20,6 +20,9 @@ mod sdk;
 pub use report::Report;
 
 use std::path::PathBuf;
+
+/// Cascades started per second when `--rate` is not given.
+pub const DEFAULT_CASCADE_RATE: u32 = 1000;
 use std::time::Duration;
 
 /// What the run drives.
@@ -48,8 +51,9 @@ pub struct Options {
     pub requests: usize,
     /// Orders registered through the REST API before the load.
     pub orders: usize,
-    /// Cascades started per second (cascades mode).
-    pub rate: u32,
+    /// Requests started per second: an open loop. Cascades always run open loop (1,000/s when
+    /// not given); callbacks and store run closed loop over `connections` when not given.
+    pub rate: Option<u32>,
     /// The gateway's `server.workers` (0 = one per core, as shipped).
     pub workers: usize,
     /// The gateway's log filter (`RUST_LOG`); the shipped default is `info`.
@@ -71,11 +75,18 @@ pub async fn run(options: &Options) -> Result<Report, String> {
     };
     let headers = sdk::sample(&calls);
     let before = process::sample(net.pid(), &net.store_dir())?;
-    let outcome = match options.mode {
-        Mode::Callbacks | Mode::Store => {
-            load::closed_loop(&net, calls, options.connections, options.duration).await
+    let outcome = match (options.mode, options.rate) {
+        (Mode::Cascades, rate) => {
+            load::open_loop(
+                &net,
+                calls,
+                rate.unwrap_or(DEFAULT_CASCADE_RATE),
+                options.duration,
+            )
+            .await
         }
-        Mode::Cascades => load::cascades(&net, calls, options.rate, options.duration).await,
+        (_, Some(rate)) => load::open_loop(&net, calls, rate, options.duration).await,
+        (_, None) => load::closed_loop(&net, calls, options.connections, options.duration).await,
     };
     let after = process::sample(net.pid(), &net.store_dir())?;
     net.stop().await;

@@ -81,8 +81,10 @@ pub struct Report {
     pub load_average_after: f64,
     /// Gateway workers asked for (0 = one per core).
     pub workers: usize,
-    /// Keep-alive connections.
+    /// Keep-alive connections (closed loop).
     pub connections: usize,
+    /// Requests started per second (open loop), if fixed.
+    pub rate: Option<u32>,
     /// Orders registered through the REST API before the load.
     pub orders: usize,
     /// Length of the load phase, seconds.
@@ -155,7 +157,7 @@ impl Report {
         };
         let (cores, cpu_model) = process::machine();
         let cascades = (options.mode == Mode::Cascades).then(|| Cascades {
-            target_per_sec: options.rate,
+            target_per_sec: options.rate.unwrap_or(super::DEFAULT_CASCADE_RATE),
             started: outcome.cascades_started,
             completed: outcome.cascade_us.len(),
             per_sec: outcome.cascade_us.len() as f64 / seconds,
@@ -182,6 +184,9 @@ impl Report {
             load_average_after: after.load1,
             workers: options.workers,
             connections: options.connections,
+            rate: options
+                .rate
+                .or((options.mode == Mode::Cascades).then_some(super::DEFAULT_CASCADE_RATE)),
             orders,
             seconds,
             requests: outcome.sent,
@@ -224,10 +229,14 @@ impl Report {
             "load average before {a:.2} {b:.2} {c:.2}, after {:.2}",
             self.load_average_after
         );
+        let load = match self.rate {
+            Some(r) => format!("open loop at {r}/s"),
+            None => format!("{} connections", self.connections),
+        };
         let _ = writeln!(
             t,
-            "{} connections, gateway workers {}, {} orders registered",
-            self.connections, self.workers, self.orders
+            "{load}, gateway workers {}, {} orders registered",
+            self.workers, self.orders
         );
         let _ = writeln!(
             t,

@@ -24,9 +24,10 @@ pub struct BenchArgs {
     /// Orders registered through the REST API first (cascades: one cascade per order).
     #[arg(long, default_value_t = 1000)]
     pub orders: usize,
-    /// Cascades started per second (cascades mode).
-    #[arg(long, default_value_t = 1000)]
-    pub rate: u32,
+    /// Requests started per second, open loop (cascades: default 1000; callbacks and store: closed
+    /// loop over --connections unless given).
+    #[arg(long)]
+    pub rate: Option<u32>,
     /// The gateway's worker threads (0 = one per core, as shipped).
     #[arg(long, default_value_t = 0)]
     pub workers: usize,

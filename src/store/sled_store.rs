@@ -827,13 +827,24 @@ mod tests {
             assert_eq!(ids(store.due_outbox(at(99), 10).unwrap()), ["M3", "M1"]);
             assert_eq!(store.next_due().unwrap(), Some(at(30)));
         }
-        // A store written before the index existed gets it built on open.
+        // A store written before the index existed gets it built on open. sled's own threads
+        // release the file lock a moment after a handle is dropped, so opening polls, bounded.
+        fn when_free<T, E: std::fmt::Debug>(open: impl Fn() -> Result<T, E>) -> T {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            loop {
+                match open() {
+                    Ok(t) => return t,
+                    Err(e) if std::time::Instant::now() > deadline => panic!("cannot reopen: {e:?}"),
+                    Err(_) => std::thread::sleep(std::time::Duration::from_millis(10)),
+                }
+            }
+        }
         {
-            let db = sled::Config::new().path(dir.path()).open().unwrap();
+            let db = when_free(|| sled::Config::new().path(dir.path()).open());
             assert!(db.drop_tree("outbox_due").unwrap());
             db.flush().unwrap();
         }
-        let store = SledStore::open(dir.path()).unwrap();
+        let store = when_free(|| SledStore::open(dir.path()));
         assert_eq!(store.next_due().unwrap(), Some(at(30)));
         assert_eq!(store.due_outbox(at(99), 10).unwrap().len(), 2);
     }

@@ -76,3 +76,15 @@ fn a_short_cascade_run_reaches_the_seller_every_time() {
     );
     assert!(r["sdk"].is_null());
 }
+
+#[test]
+fn an_open_loop_run_keeps_its_rate_and_acks_everything() {
+    let r = bench_json(&["--requests", "200", "--orders", "10", "--rate", "100", "--no-sdk"]);
+    assert_eq!(
+        (r["acked"].as_u64(), r["errors"].as_u64()),
+        (Some(200), Some(0)),
+        "{r:#}"
+    );
+    assert_eq!(r["rate"], 100, "{r:#}");
+    assert!(r["latency"]["p99_ms"].as_f64().is_some_and(|x| x > 0.0), "{r:#}");
+}
