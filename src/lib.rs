@@ -9,8 +9,10 @@
 //! order state and the outbox entries of the messages to send; the ACK goes out once that step
 //! is durable. The outbox worker ([`outbound`]) signs and delivers those messages with retries.
 //! Platforms, customers and providers use the REST API under `/api/v1` (also in [`http`]);
-//! conformance flows are replayed by [`replay`]; [`cli`] holds the subcommands.
+//! conformance flows are replayed by [`replay`]; [`bench`] measures it under load; [`cli`] holds
+//! the subcommands.
 
+pub mod bench;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -24,6 +24,8 @@ enum Command {
     Replay(cli::ReplayArgs),
     /// Mint a REST bearer token (HS256 with rest.token_secret from the config).
     Token(cli::TokenArgs),
+    /// Load benchmark: starts the gateway on a temporary store and drives signed callbacks or cascades.
+    Bench(cli::BenchArgs),
     /// Check a Beckn signature header against the body on standard input (exit 0 valid, 1 invalid, 2 usage).
     Verify(cli::VerifyArgs),
 }
@@ -44,5 +46,6 @@ fn main() -> ExitCode {
         Command::Verify(args) => cli::verify(args),
         Command::Token(args) => cli::token(args),
         Command::Replay(args) => cli::replay(args),
+        Command::Bench(args) => cli::bench(args),
     }
 }

@@ -2,6 +2,7 @@
 //! verifying a body read from standard input byte for byte. Exit codes follow `INTERFACE.md`: 0 success (or a
 //! valid signature), 1 an invalid signature, 2 a usage error.
 
+mod bench;
 mod keygen;
 mod replay;
 mod serve;
@@ -9,6 +10,7 @@ mod sign;
 mod token;
 mod verify;
 
+pub use bench::{BenchArgs, bench};
 pub use keygen::keygen;
 pub use replay::{ReplayArgs, replay};
 pub use serve::{ServeArgs, serve};

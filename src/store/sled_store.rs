@@ -2,7 +2,9 @@
 //!
 //! Trees: `inbound` (audit, key = sequence number big-endian), `inbound_dedupe` (key =
 //! [`DedupeKey::to_bytes`]), `orders` (key = order id), `txn_index` (transaction id → order id),
-//! `outbox` (message id → entry), `outbox_pending` (message ids not yet settled), `order_log`
+//! `outbox` (message id → entry), `outbox_pending` (message ids not yet settled), `outbox_due`
+//! (the pending ones again, keyed by due time then message id, so the worker reads the due ones
+//! without a scan), `order_log`
 //! (order id, NUL, counter → what happened), `registry_cache`. An inbound message, its dedupe
 //! entry, the order change and its outbox entries are written in one sled transaction, then made
 //! durable by the shared group commit.
@@ -73,11 +75,32 @@ fn timer_key(timer: &Timer) -> Vec<u8> {
     k
 }
 
+/// `outbox_due` key: due time (nanoseconds since the epoch with the sign bit flipped,
+/// big-endian, so the tree is in due order), then the message id.
+fn due_key(at: DateTime<Utc>, message_id: &[u8]) -> Vec<u8> {
+    let nanos = at
+        .timestamp_nanos_opt()
+        .unwrap_or(if at.timestamp() < 0 { i64::MIN } else { i64::MAX });
+    let mut k = Vec::with_capacity(8 + message_id.len());
+    k.extend_from_slice(&((nanos as u64) ^ (1 << 63)).to_be_bytes());
+    k.extend_from_slice(message_id);
+    k
+}
+
+/// The due time at the front of an `outbox_due` key.
+fn due_of(key: &[u8]) -> Option<DateTime<Utc>> {
+    let head: [u8; 8] = key.get(..8)?.try_into().ok()?;
+    Some(DateTime::from_timestamp_nanos(
+        (u64::from_be_bytes(head) ^ (1 << 63)) as i64,
+    ))
+}
+
 /// The trees an order change touches.
 struct EffectTrees<'a> {
     orders: &'a TransactionalTree,
     outbox: &'a TransactionalTree,
     pending: &'a TransactionalTree,
+    due: &'a TransactionalTree,
     log: &'a TransactionalTree,
     notes: &'a TransactionalTree,
     timers: &'a TransactionalTree,
@@ -89,6 +112,7 @@ fn write_effect(t: &EffectTrees<'_>, effect: &Effect) -> TxResult<()> {
         orders,
         outbox,
         pending,
+        due,
         log,
         notes,
         timers,
@@ -107,6 +131,7 @@ fn write_effect(t: &EffectTrees<'_>, effect: &Effect) -> TxResult<()> {
         let id = entry.message_id.as_str().as_bytes();
         outbox.insert(id, encode(entry).map_err(abort)?)?;
         pending.insert(id, entry.order_id.as_bytes())?;
+        due.insert(due_key(entry.next_attempt_at, id), &[])?;
         let r = LogRef::Out {
             message_id: entry.message_id.to_string(),
         };
@@ -173,6 +198,7 @@ pub struct SledStore {
     txn_index: sled::Tree,
     outbox: sled::Tree,
     pending: sled::Tree,
+    due: sled::Tree,
     order_log: sled::Tree,
     notes: sled::Tree,
     timers: sled::Tree,
@@ -191,14 +217,19 @@ impl SledStore {
         let db = sled::Config::new().path(path).open().map_err(engine)?;
         let flush_db = db.clone();
         let commit = GroupCommit::start(move || flush_db.flush().map(drop).map_err(std::io::Error::from));
+        let pending = db.open_tree("outbox_pending").map_err(engine)?;
+        let outbox = db.open_tree("outbox").map_err(engine)?;
+        let due = db.open_tree("outbox_due").map_err(engine)?;
+        index_due(&pending, &outbox, &due)?;
         Ok(Self {
             inbound: db.open_tree("inbound").map_err(engine)?,
             dedupe: db.open_tree("inbound_dedupe").map_err(engine)?,
             registry: db.open_tree("registry_cache").map_err(engine)?,
             orders: db.open_tree("orders").map_err(engine)?,
             txn_index: db.open_tree("txn_index").map_err(engine)?,
-            outbox: db.open_tree("outbox").map_err(engine)?,
-            pending: db.open_tree("outbox_pending").map_err(engine)?,
+            outbox,
+            pending,
+            due,
             order_log: db.open_tree("order_log").map_err(engine)?,
             notes: db.open_tree("notifications").map_err(engine)?,
             timers: db.open_tree("timers").map_err(engine)?,
@@ -210,6 +241,25 @@ impl SledStore {
     async fn durable(&self) -> Result<(), StoreError> {
         Ok(self.commit.durable().await?)
     }
+}
+
+/// Builds `outbox_due` from `outbox_pending` in a store written before the index existed (an
+/// empty index beside pending entries), in one atomic batch.
+fn index_due(pending: &sled::Tree, outbox: &sled::Tree, due: &sled::Tree) -> Result<(), StoreError> {
+    if !due.is_empty() || pending.is_empty() {
+        return Ok(());
+    }
+    let mut batch = sled::Batch::default();
+    for item in pending.iter() {
+        let (id, _) = item.map_err(engine)?;
+        if let Some(v) = outbox.get(&id).map_err(engine)? {
+            let entry: OutboxEntry = decode(&v)?;
+            batch.insert(due_key(entry.next_attempt_at, &id), &[]);
+        }
+    }
+    due.apply_batch(batch).map_err(engine)?;
+    due.flush().map_err(engine)?;
+    Ok(())
 }
 
 #[async_trait]
@@ -227,13 +277,14 @@ impl Store for SledStore {
             &self.txn_index,
             &self.outbox,
             &self.pending,
+            &self.due,
             &self.order_log,
             &self.notes,
             &self.timers,
         );
         let outcome = trees
             .transaction(
-                |(inbound, dedupe, orders, txn, outbox, pending, log, notes, timers)| {
+                |(inbound, dedupe, orders, txn, outbox, pending, due, log, notes, timers)| {
                     if let Some(existing) = dedupe.get(&key)? {
                         return Ok(Err(existing));
                     }
@@ -270,6 +321,7 @@ impl Store for SledStore {
                                 orders,
                                 outbox,
                                 pending,
+                                due,
                                 log,
                                 notes,
                                 timers,
@@ -335,15 +387,17 @@ impl Store for SledStore {
             &self.orders,
             &self.outbox,
             &self.pending,
+            &self.due,
             &self.order_log,
             &self.notes,
             &self.timers,
         )
-            .transaction(|(orders, outbox, pending, log, notes, timers)| {
+            .transaction(|(orders, outbox, pending, due, log, notes, timers)| {
                 let trees = EffectTrees {
                     orders,
                     outbox,
                     pending,
+                    due,
                     log,
                     notes,
                     timers,
@@ -358,40 +412,43 @@ impl Store for SledStore {
     }
 
     fn due_outbox(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
+        // In due order, up to `now` only: the entries not yet due are never read.
         let mut due = Vec::new();
-        for item in self.pending.iter() {
-            let (id, _) = item.map_err(engine)?;
-            if let Some(v) = self.outbox.get(&id).map_err(engine)? {
+        for item in self.due.range(..due_key(now, &[0xff])) {
+            if due.len() == limit {
+                break;
+            }
+            let (key, _) = item.map_err(engine)?;
+            let Some(id) = key.get(8..) else { continue };
+            if let Some(v) = self.outbox.get(id).map_err(engine)? {
                 let entry: OutboxEntry = decode(&v)?;
                 if entry.status == DeliveryStatus::Pending && entry.next_attempt_at <= now {
                     due.push(entry);
                 }
             }
         }
-        due.sort_by_key(|e| e.next_attempt_at);
-        due.truncate(limit);
         Ok(due)
     }
 
     fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let mut next: Option<DateTime<Utc>> = None;
-        for item in self.pending.iter() {
-            let (id, _) = item.map_err(engine)?;
-            if let Some(v) = self.outbox.get(&id).map_err(engine)? {
-                let entry: OutboxEntry = decode(&v)?;
-                next = Some(next.map_or(entry.next_attempt_at, |n| n.min(entry.next_attempt_at)));
-            }
-        }
-        Ok(next)
+        Ok(match self.due.first().map_err(engine)? {
+            Some((key, _)) => due_of(&key),
+            None => None,
+        })
     }
 
     async fn save_delivery(&self, entry: &OutboxEntry) -> Result<(), StoreError> {
         let id = entry.message_id.as_str().as_bytes();
         let bytes = encode(entry)?;
-        (&self.outbox, &self.pending)
-            .transaction(|(outbox, pending)| {
-                outbox.insert(id, bytes.clone())?;
-                if entry.status != DeliveryStatus::Pending {
+        (&self.outbox, &self.pending, &self.due)
+            .transaction(|(outbox, pending, due)| {
+                if let Some(old) = outbox.insert(id, bytes.clone())? {
+                    let old: OutboxEntry = decode(&old).map_err(abort)?;
+                    due.remove(due_key(old.next_attempt_at, id))?;
+                }
+                if entry.status == DeliveryStatus::Pending {
+                    due.insert(due_key(entry.next_attempt_at, id), &[])?;
+                } else {
                     pending.remove(id)?;
                 }
                 Ok(())
@@ -406,8 +463,8 @@ impl Store for SledStore {
         message_id: &str,
     ) -> Result<Result<OutboxEntry, RequeueError>, StoreError> {
         let id = message_id.as_bytes();
-        let result = (&self.outbox, &self.pending)
-            .transaction(|(outbox, pending)| {
+        let result = (&self.outbox, &self.pending, &self.due)
+            .transaction(|(outbox, pending, due)| {
                 let Some(v) = outbox.get(id)? else {
                     return Ok(Err(RequeueError::NotFound));
                 };
@@ -418,11 +475,13 @@ impl Store for SledStore {
                 if entry.status != DeliveryStatus::Failed {
                     return Ok(Err(RequeueError::NotFailed));
                 }
+                due.remove(due_key(entry.next_attempt_at, id))?;
                 entry.status = DeliveryStatus::Pending;
                 entry.attempts = 0;
                 entry.next_attempt_at = Utc::now();
                 outbox.insert(id, encode(&entry).map_err(abort)?)?;
                 pending.insert(id, entry.order_id.as_bytes())?;
+                due.insert(due_key(entry.next_attempt_at, id), &[])?;
                 Ok(Ok(entry))
             })
             .map_err(tx_error)?;
@@ -517,11 +576,12 @@ impl Store for SledStore {
             &self.orders,
             &self.outbox,
             &self.pending,
+            &self.due,
             &self.order_log,
             &self.notes,
             &self.timers,
         )
-            .transaction(|(orders, outbox, pending, log, notes, timers)| {
+            .transaction(|(orders, outbox, pending, due, log, notes, timers)| {
                 if timers.remove(key.as_slice())?.is_none() {
                     return Ok(false);
                 }
@@ -529,6 +589,7 @@ impl Store for SledStore {
                     orders,
                     outbox,
                     pending,
+                    due,
                     log,
                     notes,
                     timers,
@@ -706,5 +767,86 @@ mod tests {
         assert!(!store.fire_timer(&due[0], &decide).await.unwrap(), "fires once");
         assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 1);
         assert_eq!(store.due_timers(at(3), 10).unwrap(), vec![t(2, "O1")]);
+    }
+
+    #[tokio::test]
+    async fn the_outbox_is_read_in_due_order_without_the_entries_not_yet_due() {
+        let dir = tempfile::tempdir().unwrap();
+        let at = |s: i64| chrono::DateTime::from_timestamp(1_700_000_000 + s, 0).unwrap();
+        let entry = |id: &str, due: i64| OutboxEntry {
+            message_id: crate::protocol::MessageId::parse(id).unwrap(),
+            order_id: "O1".into(),
+            action: "cancel".into(),
+            destination: super::super::Destination::Webhook,
+            url: "http://127.0.0.1:9/".into(),
+            body: "{}".into(),
+            status: DeliveryStatus::Pending,
+            attempts: 0,
+            next_attempt_at: at(due),
+            last_error: None,
+            created_at: at(0),
+            delivered_at: None,
+        };
+        {
+            let store = SledStore::open(dir.path()).unwrap();
+            assert!(store.insert_order(&Order::sample("O1")).await.unwrap());
+            let effect = |o: &Order| {
+                Ok(Effect {
+                    outbox: vec![entry("M3", 30), entry("M1", 10), entry("M2", 20)],
+                    ..Effect::unchanged(o)
+                })
+            };
+            store.update_order("O1", &effect).await.unwrap().unwrap();
+            let ids = |v: Vec<OutboxEntry>| {
+                v.into_iter()
+                    .map(|e| e.message_id.to_string())
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(store.next_due().unwrap(), Some(at(10)));
+            assert!(store.due_outbox(at(9), 10).unwrap().is_empty());
+            assert_eq!(ids(store.due_outbox(at(20), 10).unwrap()), ["M1", "M2"]);
+            assert_eq!(
+                ids(store.due_outbox(at(99), 1).unwrap()),
+                ["M1"],
+                "the limit keeps the earliest"
+            );
+            // M1 is retried later, M2 is delivered: the index follows both.
+            store
+                .save_delivery(&OutboxEntry {
+                    attempts: 1,
+                    ..entry("M1", 40)
+                })
+                .await
+                .unwrap();
+            store
+                .save_delivery(&OutboxEntry {
+                    status: DeliveryStatus::Delivered,
+                    ..entry("M2", 20)
+                })
+                .await
+                .unwrap();
+            assert_eq!(ids(store.due_outbox(at(99), 10).unwrap()), ["M3", "M1"]);
+            assert_eq!(store.next_due().unwrap(), Some(at(30)));
+        }
+        // A store written before the index existed gets it built on open. sled's own threads
+        // release the file lock a moment after a handle is dropped, so opening polls, bounded.
+        fn when_free<T, E: std::fmt::Debug>(open: impl Fn() -> Result<T, E>) -> T {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            loop {
+                match open() {
+                    Ok(t) => return t,
+                    Err(e) if std::time::Instant::now() > deadline => panic!("cannot reopen: {e:?}"),
+                    Err(_) => std::thread::sleep(std::time::Duration::from_millis(10)),
+                }
+            }
+        }
+        {
+            let db = when_free(|| sled::Config::new().path(dir.path()).open());
+            assert!(db.drop_tree("outbox_due").unwrap());
+            db.flush().unwrap();
+        }
+        let store = when_free(|| SledStore::open(dir.path()));
+        assert_eq!(store.next_due().unwrap(), Some(at(30)));
+        assert_eq!(store.due_outbox(at(99), 10).unwrap().len(), 2);
     }
 }

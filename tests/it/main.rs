@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod app;
+mod bench;
 mod cascade;
 mod cli;
 mod crash;

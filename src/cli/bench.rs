@@ -1,0 +1,88 @@
+//! `bench`: the load benchmark (see [`crate::bench`]); prints the report and optionally writes
+//! it as JSON. Exit 1 if any request was not ACKed.
+
+use crate::bench::{Mode, Options, run};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Arguments of `bench`.
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// What to drive.
+    #[arg(long, value_enum, default_value_t = Mode::Callbacks)]
+    pub mode: Mode,
+    /// Upper bound on the load phase, seconds.
+    #[arg(long, default_value_t = 10)]
+    pub seconds: u64,
+    /// Keep-alive connections (callbacks and store modes).
+    #[arg(long, default_value_t = 64)]
+    pub connections: usize,
+    /// Distinct callbacks signed before the run, and so the most it sends (callbacks, store).
+    #[arg(long, default_value_t = 150_000)]
+    pub requests: usize,
+    /// Orders registered through the REST API first (cascades: one cascade per order).
+    #[arg(long, default_value_t = 1000)]
+    pub orders: usize,
+    /// Requests started per second, open loop (cascades: default 1000; callbacks and store: closed
+    /// loop over --connections unless given).
+    #[arg(long)]
+    pub rate: Option<u32>,
+    /// The gateway's worker threads (0 = one per core, as shipped).
+    #[arg(long, default_value_t = 0)]
+    pub workers: usize,
+    /// The gateway's log filter (RUST_LOG); `info` is the shipped default.
+    #[arg(long, default_value = "info")]
+    pub log: String,
+    /// Where ONDC's Node SDK is installed.
+    #[arg(long, default_value = "interop")]
+    pub sdk_dir: PathBuf,
+    /// Skip the SDK comparison.
+    #[arg(long)]
+    pub no_sdk: bool,
+    /// Also write the report here as JSON.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+/// Runs the benchmark.
+pub fn bench(args: BenchArgs) -> ExitCode {
+    let gateway_exe = match std::env::current_exe() {
+        Ok(p) => p,
+        Err(e) => return super::usage_error(format!("cannot find this executable: {e}")),
+    };
+    let options = Options {
+        mode: args.mode,
+        duration: Duration::from_secs(args.seconds),
+        connections: args.connections,
+        requests: args.requests,
+        orders: args.orders,
+        rate: args.rate,
+        workers: args.workers,
+        log: args.log,
+        gateway_exe,
+        sdk_dir: (!args.no_sdk).then_some(args.sdk_dir),
+    };
+    let report = match actix_web::rt::System::new().block_on(run(&options)) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    print!("{}", report.text());
+    if let Some(path) = &args.json {
+        let written = serde_json::to_vec_pretty(&report)
+            .map_err(|e| e.to_string())
+            .and_then(|j| std::fs::write(path, j).map_err(|e| e.to_string()));
+        if let Err(e) = written {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+    }
+    if report.errors == 0 && report.acked > 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
