@@ -216,7 +216,14 @@ impl SledStore {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let db = sled::Config::new().path(path).open().map_err(engine)?;
         let flush_db = db.clone();
-        let commit = GroupCommit::start(move || flush_db.flush().map(drop).map_err(std::io::Error::from));
+        // sled's flush waits for its log with sync_file_range, which neither flushes the disk's
+        // write cache nor the file's size; an ACK must survive a power loss, so each group flush
+        // also fdatasyncs the log file (one per group, shared by every writer in it).
+        let log = std::fs::File::open(path.join("db")).map_err(|e| StoreError::Engine(Box::new(e)))?;
+        let commit = GroupCommit::start(move || {
+            flush_db.flush().map_err(std::io::Error::from)?;
+            log.sync_data()
+        });
         let pending = db.open_tree("outbox_pending").map_err(engine)?;
         let outbox = db.open_tree("outbox").map_err(engine)?;
         let due = db.open_tree("outbox_due").map_err(engine)?;
