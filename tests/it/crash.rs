@@ -49,6 +49,38 @@ async fn start(config: &std::path::Path, port: u16) -> Gateway {
     Gateway { child, base }
 }
 
+/// A registry record for a party of these tests.
+fn record(id: &str, kind: &str, key: &PrivateKey, url: &str) -> Value {
+    json!({"subscriber_id": id, "ukId": "k1", "type": kind, "subscriber_url": url,
+           "signing_public_key": key.public_key().to_base64(), "valid_until": "2099-01-01T00:00:00.000Z", "status": "SUBSCRIBED"})
+}
+
+/// Writes the registry and the settings of a gateway in `dir` (store in `dir/data`, fast
+/// retries, `outbox` more `[outbox]` keys); returns the settings file and the port it listens on.
+fn write_gateway(
+    dir: &std::path::Path,
+    gateway: &PrivateKey,
+    records: Value,
+    outbox: &str,
+) -> (std::path::PathBuf, u16) {
+    std::fs::write(dir.join("registry.json"), serde_json::to_vec(&records).unwrap()).unwrap();
+    let port = free_port();
+    let config = dir.join("gateway.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "subscriber_id = \"bnp.crash.local\"\nunique_key_id = \"gw\"\nsigning_private_key = \"{}\"\nsubscriber_url = \"http://127.0.0.1:{port}\"\n\
+             [server]\nbind = \"127.0.0.1:{port}\"\nworkers = 2\n[store]\npath = \"{}\"\n[registry]\nfile = \"{}\"\n\
+             [outbox]\ninitial_backoff_ms = 50\nmax_backoff_ms = 100\n{outbox}[rest]\ntoken_secret = \"{TOKEN_SECRET}\"\n",
+            gateway.to_base64_keypair(),
+            dir.join("data").display(),
+            dir.join("registry.json").display()
+        ),
+    )
+    .unwrap();
+    (config, port)
+}
+
 fn sign(key: &PrivateKey, id: &str, body: &[u8]) -> String {
     let now = chrono::Utc::now().timestamp();
     Signer::new(key.clone(), format!("{id}|k1|ed25519").parse::<KeyId>().unwrap())
@@ -63,33 +95,11 @@ async fn kill_9_mid_cascade_loses_nothing_and_repeats_nothing() {
     let (seller, lsp) = (PrivateKey::generate(), PrivateKey::generate());
     let snp = Counterpart::start(gateway.public_key()).unwrap();
     snp.nack_next(usize::MAX);
-    let rec = |id: &str, key: &PrivateKey, url: &str| {
-        json!({"subscriber_id": id, "ukId": "k1", "type": "BPP", "subscriber_url": url,
-               "signing_public_key": key.public_key().to_base64(), "valid_until": "2099-01-01T00:00:00.000Z", "status": "SUBSCRIBED"})
-    };
-    std::fs::write(
-        dir.path().join("registry.json"),
-        serde_json::to_vec(&json!([
-            rec("seller.crash.local", &seller, snp.url()),
-            rec("lsp.crash.local", &lsp, "http://127.0.0.1:9")
-        ]))
-        .unwrap(),
-    )
-    .unwrap();
-    let port = free_port();
-    let config = dir.path().join("gateway.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "subscriber_id = \"bnp.crash.local\"\nunique_key_id = \"gw\"\nsigning_private_key = \"{}\"\nsubscriber_url = \"http://127.0.0.1:{port}\"\n\
-             [server]\nbind = \"127.0.0.1:{port}\"\nworkers = 2\n[store]\npath = \"{}\"\n[registry]\nfile = \"{}\"\n\
-             [outbox]\ninitial_backoff_ms = 50\nmax_backoff_ms = 100\nmax_attempts = 1000\n[rest]\ntoken_secret = \"{TOKEN_SECRET}\"\n",
-            gateway.to_base64_keypair(),
-            dir.path().join("data").display(),
-            dir.path().join("registry.json").display()
-        ),
-    )
-    .unwrap();
+    let records = json!([
+        record("seller.crash.local", "BPP", &seller, snp.url()),
+        record("lsp.crash.local", "BPP", &lsp, "http://127.0.0.1:9")
+    ]);
+    let (config, port) = write_gateway(dir.path(), &gateway, records, "max_attempts = 1000\n");
     let http = reqwest::Client::new();
     let platform = TokenKeys::hs256(TOKEN_SECRET.as_bytes())
         .mint("p", Role::Platform, chrono::Utc::now().timestamp(), 600)
@@ -218,33 +228,11 @@ async fn kill_9_does_not_lose_a_cancel_deadline() {
     let (seller, buyer) = (PrivateKey::generate(), PrivateKey::generate());
     let snp = Counterpart::start(gateway.public_key()).unwrap();
     let bap = Counterpart::start(gateway.public_key()).unwrap();
-    let rec = |id: &str, kind: &str, key: &PrivateKey, url: &str| {
-        json!({"subscriber_id": id, "ukId": "k1", "type": kind, "subscriber_url": url,
-               "signing_public_key": key.public_key().to_base64(), "valid_until": "2099-01-01T00:00:00.000Z", "status": "SUBSCRIBED"})
-    };
-    std::fs::write(
-        dir.path().join("registry.json"),
-        serde_json::to_vec(&json!([
-            rec("seller.crash.local", "BPP", &seller, snp.url()),
-            rec("buyer.crash.local", "BAP", &buyer, bap.url())
-        ]))
-        .unwrap(),
-    )
-    .unwrap();
-    let port = free_port();
-    let config = dir.path().join("gateway.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "subscriber_id = \"bnp.crash.local\"\nunique_key_id = \"gw\"\nsigning_private_key = \"{}\"\nsubscriber_url = \"http://127.0.0.1:{port}\"\n\
-             [server]\nbind = \"127.0.0.1:{port}\"\nworkers = 2\n[store]\npath = \"{}\"\n[registry]\nfile = \"{}\"\n\
-             [outbox]\ninitial_backoff_ms = 50\nmax_backoff_ms = 100\n[rest]\ntoken_secret = \"{TOKEN_SECRET}\"\n",
-            gateway.to_base64_keypair(),
-            dir.path().join("data").display(),
-            dir.path().join("registry.json").display()
-        ),
-    )
-    .unwrap();
+    let records = json!([
+        record("seller.crash.local", "BPP", &seller, snp.url()),
+        record("buyer.crash.local", "BAP", &buyer, bap.url())
+    ]);
+    let (config, port) = write_gateway(dir.path(), &gateway, records, "");
     let http = reqwest::Client::new();
     let platform = TokenKeys::hs256(TOKEN_SECRET.as_bytes())
         .mint("p", Role::Platform, chrono::Utc::now().timestamp(), 600)
