@@ -10,6 +10,7 @@
 //! (CPU, memory and disk of the gateway), [`sdk`] (the Node SDK run) and [`report`] (text and
 //! JSON).
 
+mod error;
 mod load;
 mod network;
 mod payloads;
@@ -17,6 +18,7 @@ mod process;
 mod report;
 mod sdk;
 
+pub use error::BenchError;
 pub use report::Report;
 
 use std::path::PathBuf;
@@ -65,7 +67,7 @@ pub struct Options {
 }
 
 /// Runs one benchmark and returns its report.
-pub async fn run(options: &Options) -> Result<Report, String> {
+pub async fn run(options: &Options) -> Result<Report, BenchError> {
     let load_before = process::load_average();
     let net = network::Network::start(options).await?;
     let tracked = net.register_orders(options.orders).await?;

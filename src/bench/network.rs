@@ -5,6 +5,7 @@
 //! each retail transaction's `/cancel` arrived.
 
 use super::Options;
+use super::error::BenchError;
 use crate::clock::{Clock, SystemClock};
 use crate::protocol::MessageId;
 use crate::signing::{KeyId, PrivateKey, Signer};
@@ -33,12 +34,12 @@ pub struct Peer {
 }
 
 impl Peer {
-    fn new(id: &str, unique_key_id: &str) -> Result<Self, String> {
+    fn new(id: &str, unique_key_id: &str) -> Result<Self, BenchError> {
         let key = PrivateKey::generate();
         let public_key = key.public_key().to_base64();
         let key_id: KeyId = format!("{id}|{unique_key_id}|ed25519")
             .parse()
-            .map_err(|e| format!("key id: {e}"))?;
+            .map_err(|e| BenchError::context("key id", e))?;
         Ok(Self {
             id: id.to_owned(),
             signer: Signer::new(key, key_id),
@@ -85,13 +86,13 @@ pub struct Network {
 
 impl Network {
     /// Starts the seller endpoint and the gateway, and waits until the gateway answers.
-    pub async fn start(options: &Options) -> Result<Self, String> {
+    pub async fn start(options: &Options) -> Result<Self, BenchError> {
         let seller = Peer::new("seller.bench.local", "seller-bench-1")?;
         let lsp = Peer::new("lsp.bench.local", "lsp-bench-1")?;
         let arrivals: Arrivals = Arc::default();
         let (sink, sink_url) = start_seller(arrivals.clone())?;
 
-        let dir = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
+        let dir = tempfile::tempdir().map_err(|e| BenchError::context("temporary directory", e))?;
         let record = |p: &Peer, kind: &str, domain: &str, url: &str| {
             let ukid = p.signer.key_id().unique_key_id.as_str().to_owned();
             json!({
@@ -106,7 +107,8 @@ impl Network {
             record(&seller, "BPP", "ONDC:RET10", &sink_url),
             record(&lsp, "BPP", "ONDC:LOG10", "http://127.0.0.1:9/lsp"),
         ]);
-        std::fs::write(&registry, records.to_string()).map_err(|e| format!("registry file: {e}"))?;
+        std::fs::write(&registry, records.to_string())
+            .map_err(|e| BenchError::context("registry file", e))?;
 
         let port = free_port()?;
         let gateway_key = PrivateKey::generate();
@@ -123,7 +125,7 @@ impl Network {
             dir.path().join("data").display(),
             registry.display(),
         );
-        std::fs::write(&config, toml).map_err(|e| format!("gateway config: {e}"))?;
+        std::fs::write(&config, toml).map_err(|e| BenchError::context("gateway config", e))?;
 
         let child = tokio::process::Command::new(&options.gateway_exe)
             .arg("serve")
@@ -135,13 +137,15 @@ impl Network {
             .stderr(std::process::Stdio::null())
             .kill_on_drop(true)
             .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", options.gateway_exe.display()))?;
-        let pid = child.id().ok_or("the gateway exited at once")?;
+            .map_err(|e| BenchError::context(format!("cannot start {}", options.gateway_exe.display()), e))?;
+        let pid = child
+            .id()
+            .ok_or_else(|| BenchError::Failed("the gateway exited at once".into()))?;
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(options.connections.max(REGISTER_CONCURRENCY))
             .timeout(Duration::from_secs(20))
             .build()
-            .map_err(|e| format!("HTTP client: {e}"))?;
+            .map_err(|e| BenchError::context("HTTP client", e))?;
         let mut net = Self {
             base: format!("http://127.0.0.1:{port}"),
             gateway_id,
@@ -159,12 +163,14 @@ impl Network {
         Ok(net)
     }
 
-    async fn wait_ready(&mut self) -> Result<(), String> {
+    async fn wait_ready(&mut self) -> Result<(), BenchError> {
         let deadline = Instant::now() + START_TIMEOUT;
         let url = format!("{}/healthz", self.base);
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
-                return Err(format!("the gateway exited during start-up ({status})"));
+                return Err(BenchError::Failed(format!(
+                    "the gateway exited during start-up ({status})"
+                )));
             }
             if let Ok(r) = self.http.get(&url).send().await
                 && r.status().is_success()
@@ -172,9 +178,9 @@ impl Network {
                 return Ok(());
             }
             if Instant::now() > deadline {
-                return Err(format!(
+                return Err(BenchError::Failed(format!(
                     "the gateway did not answer {url} within {START_TIMEOUT:?}"
-                ));
+                )));
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -197,11 +203,11 @@ impl Network {
 
     /// Registers `n` orders (retail and logistics legs, fulfillment F1 picked up) through
     /// `POST /api/v1/orders`, `REGISTER_CONCURRENCY` at a time.
-    pub async fn register_orders(&self, n: usize) -> Result<Vec<Tracked>, String> {
+    pub async fn register_orders(&self, n: usize) -> Result<Vec<Tracked>, BenchError> {
         let token = self
             .tokens
             .mint("bench-platform", Role::Platform, SystemClock.unix_seconds(), 3600)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| BenchError::context("the platform token", e))?;
         let run = &MessageId::generate().to_string()[..8];
         let orders: Arc<Vec<Tracked>> = Arc::new(
             (0..n)
@@ -240,19 +246,21 @@ impl Network {
                         .json(&body)
                         .send()
                         .await
-                        .map_err(|e| format!("registering {}: {e}", o.order_id))?;
+                        .map_err(|e| BenchError::context(format!("registering {}", o.order_id), e))?;
                     if resp.status().as_u16() != 201 {
                         let status = resp.status();
                         let text = resp.text().await.unwrap_or_default();
-                        return Err(format!("registering {}: {status}: {text}", o.order_id));
+                        return Err(BenchError::Failed(format!("registering {}: {status}: {text}", o.order_id)));
                     }
                 }
             }));
         }
         for t in tasks {
-            t.await.map_err(|e| e.to_string())??;
+            t.await
+                .map_err(|e| BenchError::context("a registration task", e))??;
         }
-        Arc::try_unwrap(orders).map_err(|_| "registration tasks still hold the orders".to_owned())
+        Arc::try_unwrap(orders)
+            .map_err(|_| BenchError::Failed("registration tasks still hold the orders".into()))
     }
 
     /// Stops the gateway and the seller endpoint; the temporary store goes with `self`.
@@ -264,15 +272,15 @@ impl Network {
 }
 
 /// A port the kernel just handed out on loopback (the gateway binds it a moment later).
-fn free_port() -> Result<u16, String> {
+fn free_port() -> Result<u16, BenchError> {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
-        .map_err(|e| format!("no free port: {e}"))
+        .map_err(|e| BenchError::context("no free port", e))
 }
 
 /// The seller: ACKs everything and notes when each retail transaction's `/cancel` arrived.
-fn start_seller(arrivals: Arrivals) -> Result<(actix_web::dev::ServerHandle, String), String> {
+fn start_seller(arrivals: Arrivals) -> Result<(actix_web::dev::ServerHandle, String), BenchError> {
     #[derive(serde::Deserialize)]
     struct Head {
         context: HeadContext,
@@ -302,7 +310,7 @@ fn start_seller(arrivals: Arrivals) -> Result<(actix_web::dev::ServerHandle, Str
     .workers(1)
     .disable_signals()
     .bind(("127.0.0.1", 0))
-    .map_err(|e| format!("seller endpoint: {e}"))?;
+    .map_err(|e| BenchError::context("seller endpoint", e))?;
     let addr = server.addrs()[0];
     let server = server.run();
     let handle = server.handle();

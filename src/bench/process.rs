@@ -4,6 +4,7 @@
 //! `/proc/<pid>/status`), and the store directory's size. Also the machine: load average, core
 //! count and CPU model.
 
+use super::error::BenchError;
 use super::network::dir_bytes;
 use std::path::Path;
 
@@ -28,9 +29,9 @@ pub struct Sample {
 }
 
 /// CPU ticks (user + system) of process `pid` (`self` for this one).
-pub fn cpu_ticks(pid: &str) -> Result<u64, String> {
-    let stat =
-        std::fs::read_to_string(format!("/proc/{pid}/stat")).map_err(|e| format!("/proc/{pid}/stat: {e}"))?;
+pub fn cpu_ticks(pid: &str) -> Result<u64, BenchError> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map_err(|e| BenchError::context(format!("/proc/{pid}/stat"), e))?;
     // The command name is in parentheses and may hold spaces; the fields after it are fixed.
     let fields: Vec<&str> = stat
         .rsplit_once(')')
@@ -42,7 +43,7 @@ pub fn cpu_ticks(pid: &str) -> Result<u64, String> {
 }
 
 /// Reads the gateway `pid`, its store directory, and this process's own CPU.
-pub fn sample(pid: u32, store: &Path) -> Result<Sample, String> {
+pub fn sample(pid: u32, store: &Path) -> Result<Sample, BenchError> {
     let gateway_ticks = cpu_ticks(&pid.to_string())?;
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let kib = |key: &str| {

@@ -1,6 +1,7 @@
 //! The benchmark's result as one value, printed as text for a person and written as JSON for
 //! tools (the field names are the contract the smoke test checks).
 
+use super::error::BenchError;
 use super::load::Outcome;
 use super::process::{self, Sample, USER_HZ};
 use super::sdk::SdkRate;
@@ -143,7 +144,7 @@ impl Report {
         outcome: &Outcome,
         before: Sample,
         after: Sample,
-        sdk: Option<Result<SdkRate, String>>,
+        sdk: Option<Result<SdkRate, BenchError>>,
     ) -> Self {
         let seconds = outcome.elapsed.as_secs_f64().max(1e-9);
         let requests_per_sec = outcome.acked as f64 / seconds;
@@ -172,7 +173,7 @@ impl Report {
             },
             Err(e) => Sdk {
                 rate: None,
-                error: Some(e),
+                error: Some(crate::telemetry::chain(&e)),
                 gateway_to_sdk_ratio: None,
             },
         });

@@ -2,6 +2,7 @@
 //! sample of the very headers and bodies the gateway was sent, in one `node` process running
 //! `interop/bench-verify.js`, after the gateway has stopped so the two never share the cores.
 
+use super::error::BenchError;
 use super::payloads::Call;
 use std::path::Path;
 use std::time::Duration;
@@ -42,18 +43,18 @@ pub fn sample(calls: &[Call]) -> Vec<serde_json::Value> {
 }
 
 /// Runs the SDK over `sample`; `Err` says why it could not (no node, SDK not installed, …).
-pub async fn verify_rate(interop: &Path, sample: &[serde_json::Value]) -> Result<SdkRate, String> {
+pub async fn verify_rate(interop: &Path, sample: &[serde_json::Value]) -> Result<SdkRate, BenchError> {
     let script = interop.join("bench-verify.js");
     if !interop.join("node_modules/ondc-crypto-sdk-nodejs").is_dir() {
-        return Err(format!(
+        return Err(BenchError::Failed(format!(
             "the SDK is not installed under {} (npm ci --prefix interop)",
             interop.display()
-        ));
+        )));
     }
-    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let dir = tempfile::tempdir().map_err(|e| BenchError::context("a temporary directory", e))?;
     let input = dir.path().join("headers.json");
     std::fs::write(&input, serde_json::Value::from(sample.to_vec()).to_string())
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| BenchError::context("the headers for the SDK", e))?;
     let run = tokio::process::Command::new("node")
         .arg(&script)
         .arg(&input)
@@ -62,14 +63,14 @@ pub async fn verify_rate(interop: &Path, sample: &[serde_json::Value]) -> Result
         .output();
     let out = tokio::time::timeout(SDK_TIMEOUT, run)
         .await
-        .map_err(|_| format!("node did not finish within {SDK_TIMEOUT:?}"))?
-        .map_err(|e| format!("cannot run node: {e}"))?;
+        .map_err(|_| BenchError::Failed(format!("node did not finish within {SDK_TIMEOUT:?}")))?
+        .map_err(|e| BenchError::context("cannot run node", e))?;
     if !out.status.success() {
-        return Err(format!(
+        return Err(BenchError::Failed(format!(
             "node {} failed: {}",
             script.display(),
             String::from_utf8_lossy(&out.stderr).trim()
-        ));
+        )));
     }
-    serde_json::from_slice(&out.stdout).map_err(|e| format!("unreadable SDK result: {e}"))
+    serde_json::from_slice(&out.stdout).map_err(|e| BenchError::context("unreadable SDK result", e))
 }

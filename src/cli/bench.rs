@@ -66,7 +66,7 @@ pub fn bench(args: BenchArgs) -> ExitCode {
     let report = match actix_web::rt::System::new().block_on(run(&options)) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", crate::telemetry::chain(&e));
             return ExitCode::FAILURE;
         }
     };
