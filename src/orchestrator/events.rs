@@ -40,7 +40,6 @@ pub fn read_event(context: &Context, body: &Value) -> Result<Event, EventError> 
             message_id: context.message_id.clone(),
             code,
             message: text(&error["message"]).unwrap_or_else(|| "(no message)".into()),
-            at: context.timestamp,
         });
     }
     match (context.action, context.family) {
@@ -323,7 +322,13 @@ fn callback(context: &Context, message: &Value) -> Result<Callback, EventError> 
         quote,
         quote_lines,
         at: context.timestamp,
-        message: message.clone(),
+        // Only an /on_update is ever relayed as it is; copying every callback's message would
+        // cost every callback a deep clone.
+        message: if context.action == Action::OnUpdate {
+            message.clone()
+        } else {
+            Value::Null
+        },
         part_cancel: part_cancel(order)?,
     })
 }

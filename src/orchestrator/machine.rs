@@ -152,7 +152,6 @@ pub fn transition(order: &Order, event: &Event, inputs: &mut Inputs<'_>) -> Resu
                 at: inputs.now,
                 fulfillment_id: fulfillment,
                 params,
-                claim: None,
                 claims: vec![],
             });
         }
@@ -288,7 +287,6 @@ pub fn transition(order: &Order, event: &Event, inputs: &mut Inputs<'_>) -> Resu
                             at: inputs.now,
                             fulfillment_id: Some(leg.linked_fulfillment_id.clone()),
                             params: None,
-                            claim: None,
                             claims: vec![],
                         });
                     }
@@ -476,7 +474,6 @@ fn seller_cancels(
         at: inputs.now,
         fulfillment_id: None,
         params: None,
-        claim: None,
         claims: vec![],
     });
     Ok(())
@@ -895,7 +892,6 @@ fn settle(order: &mut Order, inputs: &mut Inputs<'_>, commands: &mut Vec<Command
     });
     order.awaiting_update = Some(message_id);
     if let Some(c) = &mut order.cancellation {
-        c.claim = charges::total(&claims);
         c.claims = claims;
     }
 }

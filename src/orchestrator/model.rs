@@ -313,11 +313,17 @@ pub struct Cancellation {
     /// The buyer app's `params` (force, ttl_response), forwarded on our `/cancel`s.
     #[serde(default)]
     pub params: Option<CancelParams>,
-    /// Charges claimed from the SNP with `bnp_receivables_claim`, in total.
-    pub claim: Option<Money>,
-    /// The same, per fulfillment and kind.
+    /// Charges claimed from the SNP with `bnp_receivables_claim`, per fulfillment and kind
+    /// (their total is [`Cancellation::claim`]).
     #[serde(default)]
     pub claims: Vec<Claim>,
+}
+
+impl Cancellation {
+    /// What the seller is claimed in total, when there are claims in one currency.
+    pub fn claim(&self) -> Option<Money> {
+        super::charges::total(&self.claims)
+    }
 }
 
 /// Escrowed funds in minor units.
@@ -443,10 +449,8 @@ pub struct CancelRequest {
     pub fulfillment_id: Option<String>,
     /// Free text.
     pub note: Option<String>,
-    /// Pending, accepted or rejected.
+    /// Pending, accepted, rejected, withdrawn or expired.
     pub status: RequestStatus,
-    /// The order status before the request, restored on reject.
-    pub status_before: OrderStatus,
     /// When it was made.
     pub created_at: DateTime<Utc>,
     /// Who decided it.
@@ -540,7 +544,9 @@ pub struct Callback {
     pub quote_lines: Vec<ChargeLine>,
     /// `context.timestamp`.
     pub at: DateTime<Utc>,
-    /// The message as sent (`message`), relayed to the buyer app when it answers its `/update`.
+    /// The message as sent (`message`) of an `/on_update`, relayed to the buyer app (its answer
+    /// to the buyer app's `/update`, a part-cancellation); `null` for other callbacks, which are
+    /// never relayed as they are.
     pub message: serde_json::Value,
     /// A part-cancellation it reports (a `Cancel` fulfillment), if any.
     pub part_cancel: Option<PartCancelReport>,
@@ -600,8 +606,6 @@ pub enum Event {
         code: String,
         /// `error.message`.
         message: String,
-        /// `context.timestamp`.
-        at: DateTime<Utc>,
     },
     /// One of our messages will not be delivered by retrying: refused with a code retrying
     /// cannot change, or out of attempts.

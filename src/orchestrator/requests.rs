@@ -163,7 +163,6 @@ fn request(
         fulfillment_id: fulfillment_id.map(str::to_owned),
         note: note.map(str::to_owned),
         status: RequestStatus::Pending,
-        status_before: order.status,
         created_at: now,
         decided_by: None,
         decided_at: None,

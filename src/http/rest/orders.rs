@@ -410,7 +410,7 @@ pub fn order_view(o: &Order) -> Value {
             "initiator": c.initiator, "initiated_by": c.initiated_by, "reason_code": c.reason_code,
             "retail_reason": c.retail_reason, "logistics_reason": c.logistics_reason,
             "at": format_timestamp(c.at),
-            "claim": c.claim.as_ref().map(|m| money(&m.currency, m.minor)),
+            "claim": c.claim().map(|m| money(&m.currency, m.minor)),
             "claims": c.claims.iter().map(|k| json!({
                 "type": k.kind.as_str(), "fulfillment_id": k.fulfillment_id,
                 "amount": money(&k.amount.currency, k.amount.minor),
@@ -421,7 +421,7 @@ pub fn order_view(o: &Order) -> Value {
             },
             "awaiting_seller_update": o.awaiting_update,
         })),
-        "charges": o.cancellation.as_ref().and_then(|c| c.claim.as_ref()).map(|m| money(&m.currency, m.minor)),
+        "charges": o.cancellation.as_ref().and_then(|c| c.claim()).map(|m| money(&m.currency, m.minor)),
         "city": o.city,
         "country": o.country,
         "part_cancels": o.part_cancels.iter().map(|p| json!({
