@@ -66,7 +66,7 @@ pub struct Application {
 
 impl Application {
     /// Opens the store, loads the registry and schemas, and binds the listener.
-    pub fn build(settings: &Settings, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
+    pub async fn build(settings: &Settings, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
         let store: Arc<dyn Store> =
             Arc::new(
                 SledStore::open(&settings.store.path).map_err(|source| StartError::Store {
@@ -74,7 +74,7 @@ impl Application {
                     source,
                 })?,
             );
-        let registry = Arc::new(Registry::new(&settings.registry, store.clone(), clock.clone())?);
+        let registry = Arc::new(Registry::new(&settings.registry, store.clone(), clock.clone()).await?);
         let metrics = Arc::new(Metrics::new()?);
         let wake = Arc::new(Notify::new());
         let identity = Identity {

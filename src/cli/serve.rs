@@ -27,8 +27,9 @@ pub fn serve(args: ServeArgs) -> ExitCode {
     };
     let result = actix_web::rt::System::new().block_on(async move {
         // The whole chain: `registry: cannot read the registry file …: No such file or directory`.
-        let app =
-            Application::build(&settings, Arc::new(SystemClock)).map_err(|e| crate::telemetry::chain(&e))?;
+        let app = Application::build(&settings, Arc::new(SystemClock))
+            .await
+            .map_err(|e| crate::telemetry::chain(&e))?;
         tracing::info!(
             subscriber_id = %settings.subscriber_id,
             address = %format!("{}:{}", settings.server.bind.ip(), app.port()),

@@ -144,7 +144,7 @@ impl OutboxWorker {
     pub async fn run(self) {
         loop {
             let now = self.clock.now();
-            let due = match self.store.due_outbox(now, 64) {
+            let due = match self.store.due_outbox(now, 64).await {
                 Ok(d) => d,
                 Err(e) => {
                     tracing::error!(error = %e, "outbox: cannot read due entries");
@@ -165,6 +165,7 @@ impl OutboxWorker {
             let wait = self
                 .store
                 .next_due()
+                .await
                 .ok()
                 .flatten()
                 .map(|t| (t - self.clock.now()).to_std().unwrap_or(Duration::ZERO))

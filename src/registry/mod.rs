@@ -93,7 +93,7 @@ pub enum RegistryError {
 impl Registry {
     /// Loads the static file (if any), sets up the lookup client (if any) and reloads the cache
     /// written by an earlier run.
-    pub fn new(
+    pub async fn new(
         settings: &RegistrySettings,
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
@@ -109,7 +109,7 @@ impl Registry {
             .transpose()?;
         let now = clock.now();
         let mut cache = HashMap::new();
-        for (key, bytes) in store.registry_entries()? {
+        for (key, bytes) in store.registry_entries().await? {
             let Ok(entry) = serde_json::from_slice::<CacheEntry>(&bytes) else {
                 continue;
             };
@@ -307,7 +307,7 @@ mod tests {
 
     /// Starts a registry on `records` as its static file; returns it with the warnings it logged
     /// (JSON `fields`) and the directory that must outlive it.
-    fn load(records: Value) -> (Result<Registry, RegistryError>, Vec<Value>, tempfile::TempDir) {
+    async fn load(records: Value) -> (Result<Registry, RegistryError>, Vec<Value>, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("registry.json");
         std::fs::write(&file, serde_json::to_vec(&records).unwrap()).unwrap();
@@ -326,8 +326,10 @@ mod tests {
             .json()
             .with_writer(move || writer.clone())
             .finish();
-        let registry =
-            tracing::subscriber::with_default(subscriber, || Registry::new(&settings, store, clock));
+        // The test runs on one thread, so the guard covers the whole load.
+        let guard = tracing::subscriber::set_default(subscriber);
+        let registry = Registry::new(&settings, store, clock).await;
+        drop(guard);
         let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
         let warnings = text
             .lines()
@@ -358,7 +360,8 @@ mod tests {
             bad_date,
             record(PATH_LIKE, "ONDC:LOG10-1.2.5", &good),
             pending,
-        ]));
+        ]))
+        .await;
         let registry = registry.expect("one bad record must not stop start-up");
 
         // What a reader of the log needs: which record, and what is wrong with it.
@@ -420,9 +423,9 @@ mod tests {
         ));
     }
 
-    #[test]
-    fn only_an_unreadable_file_stops_start_up() {
-        let (registry, _, _dir) = load(json!({"subscriber_id": "not an array"}));
+    #[tokio::test]
+    async fn only_an_unreadable_file_stops_start_up() {
+        let (registry, _, _dir) = load(json!({"subscriber_id": "not an array"})).await;
         let error = registry.unwrap_err();
         assert!(matches!(error, RegistryError::NotArray { .. }), "{error:?}");
         assert!(chain(&error).contains("is not a JSON array of records: invalid type: map"));

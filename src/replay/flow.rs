@@ -145,7 +145,7 @@ impl<'f> Flow<'f> {
             keys.insert(name.clone(), key);
         }
         let (gateway, parties) = match target {
-            Target::InProcess => Self::in_process(fx, &keys)?,
+            Target::InProcess => Self::in_process(fx, &keys).await?,
             Target::Remote { url, settings } => {
                 let listen = Self::remote_addresses(fx, settings)?;
                 let gateway_key = settings.signer().public_key();
@@ -191,7 +191,7 @@ impl<'f> Flow<'f> {
 
     /// A counterpart on a free loopback port for every party, then a gateway whose registry
     /// names them all there.
-    fn in_process(
+    async fn in_process(
         fx: &Fixture,
         keys: &BTreeMap<String, PrivateKey>,
     ) -> Result<(Gateway, BTreeMap<String, Party>), ReplayError> {
@@ -218,7 +218,7 @@ impl<'f> Flow<'f> {
              [rest]\ntoken_secret = \"{secret}\"\n",
             gateway_key.to_base64_keypair(),
         );
-        let running = Harness::start(&settings, &records, None)?;
+        let running = Harness::start(&settings, &records, None).await?;
         let mut gateway = Gateway::of(running.url(), running.settings());
         gateway.running = Some(running);
         Ok((gateway, parties))

@@ -82,7 +82,11 @@ impl Harness {
     /// settings say otherwise, and `store.path` and `registry.file` are inside `dir`, a new
     /// temporary directory (deleted on drop) when `None`, or the directory of an earlier run
     /// (kept) to restart on its store. Needs a tokio runtime.
-    pub fn start(settings: &str, registry: &[Value], dir: Option<PathBuf>) -> Result<Self, HarnessError> {
+    pub async fn start(
+        settings: &str,
+        registry: &[Value],
+        dir: Option<PathBuf>,
+    ) -> Result<Self, HarnessError> {
         let dir = match dir {
             Some(p) => Dir::Kept(p),
             None => Dir::Temp(tempfile::tempdir().map_err(HarnessError::Dir)?),
@@ -101,7 +105,7 @@ impl Harness {
         section(&mut table, "registry")?.insert("file".into(), path(&registry_file));
         let settings = Settings::from_toml(&toml::to_string(&table)?)?;
 
-        let app = Application::build(&settings, Arc::new(SystemClock))?;
+        let app = Application::build(&settings, Arc::new(SystemClock)).await?;
         let port = app.port();
         let store = app.store();
         let handle = app.handle();
@@ -221,26 +225,26 @@ mod tests {
 
     #[tokio::test]
     async fn serves_on_its_port_and_restarts_on_its_store() {
-        let gw = Harness::start(&settings(), &[], None).unwrap();
+        let gw = Harness::start(&settings(), &[], None).await.unwrap();
         assert_ne!(gw.port(), 0);
         assert!(gw.dir().join("registry.json").is_file());
         let health = reqwest::get(format!("{}/healthz", gw.url())).await.unwrap();
         assert!(health.status().is_success());
         let dir = gw.stop_keeping_dir().await.unwrap();
 
-        let again = Harness::start(&settings(), &[], Some(dir.clone())).unwrap();
+        let again = Harness::start(&settings(), &[], Some(dir.clone())).await.unwrap();
         assert_eq!(again.dir(), dir);
         again.stop().await.unwrap();
         assert!(dir.is_dir(), "a given directory is never deleted");
         std::fs::remove_dir_all(dir).unwrap();
     }
 
-    #[test]
-    fn a_section_that_is_not_a_table_is_named() {
+    #[tokio::test]
+    async fn a_section_that_is_not_a_table_is_named() {
         // A top-level key, so before the first table.
         let text = format!("store = 5\n{}", settings());
         assert!(matches!(
-            Harness::start(&text, &[], None),
+            Harness::start(&text, &[], None).await,
             Err(HarnessError::NotATable("store"))
         ));
     }

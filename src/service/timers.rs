@@ -13,7 +13,7 @@ const BATCH: usize = 64;
 /// Runs until the task is dropped.
 pub async fn run(service: Arc<Service>, clock: Arc<dyn Clock>) {
     loop {
-        let due = match service.store().due_timers(clock.now(), BATCH) {
+        let due = match service.store().due_timers(clock.now(), BATCH).await {
             Ok(d) => d,
             Err(e) => {
                 tracing::error!(error = %crate::telemetry::chain(&e), "timers: cannot read due timers");
@@ -39,6 +39,7 @@ pub async fn run(service: Arc<Service>, clock: Arc<dyn Clock>) {
         let wait = service
             .store()
             .next_timer()
+            .await
             .ok()
             .flatten()
             .map(|t| (t - clock.now()).to_std().unwrap_or(Duration::ZERO))

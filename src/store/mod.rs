@@ -353,7 +353,7 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_order(&self, order: &Order) -> Result<bool, StoreError>;
 
     /// The order with this id.
-    fn order(&self, id: &str) -> Result<Option<Order>, StoreError>;
+    async fn order(&self, id: &str) -> Result<Option<Order>, StoreError>;
 
     /// In one atomic step: applies `decide` to the order and stores the result with its outbox
     /// entries. Durable when it returns. `decide` may run more than once.
@@ -364,10 +364,10 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Result<Order, UpdateError>, StoreError>;
 
     /// Pending outbox entries due at `now`, oldest first.
-    fn due_outbox(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<OutboxEntry>, StoreError>;
+    async fn due_outbox(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<OutboxEntry>, StoreError>;
 
     /// The earliest `next_attempt_at` of any pending entry.
-    fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
+    async fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
 
     /// Saves an attempt's result; durable when it returns.
     async fn save_delivery(&self, entry: &OutboxEntry) -> Result<(), StoreError>;
@@ -381,19 +381,19 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Result<OutboxEntry, RequeueError>, StoreError>;
 
     /// Every message in and out for an order, in the order they happened.
-    fn timeline(&self, order_id: &str) -> Result<Vec<TimelineItem>, StoreError>;
+    async fn timeline(&self, order_id: &str) -> Result<Vec<TimelineItem>, StoreError>;
 
     /// A user's notifications, oldest first.
-    fn notifications(&self, user_id: &str) -> Result<Vec<Notification>, StoreError>;
+    async fn notifications(&self, user_id: &str) -> Result<Vec<Notification>, StoreError>;
 
     /// Audit entries in arrival order, starting after sequence number `after`.
-    fn inbound_after(&self, after: u64, limit: usize) -> Result<Vec<(u64, InboundRecord)>, StoreError>;
+    async fn inbound_after(&self, after: u64, limit: usize) -> Result<Vec<(u64, InboundRecord)>, StoreError>;
 
     /// Timers due at `now`, earliest first; finding them costs the same however many are kept.
-    fn due_timers(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Timer>, StoreError>;
+    async fn due_timers(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Timer>, StoreError>;
 
     /// When the earliest timer is due.
-    fn next_timer(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
+    async fn next_timer(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
 
     /// In one atomic step: removes `timer` and writes what `decide` makes of its order; `false`
     /// (and nothing written) if the timer is gone, i.e. it fired already. A refusal or a missing
@@ -408,5 +408,5 @@ pub trait Store: Send + Sync + 'static {
     async fn put_registry_entry(&self, key: &str, value: Vec<u8>) -> Result<(), StoreError>;
 
     /// Every registry cache entry.
-    fn registry_entries(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
+    async fn registry_entries(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
 }

@@ -377,7 +377,7 @@ impl Store for SledStore {
         Ok(inserted)
     }
 
-    fn order(&self, id: &str) -> Result<Option<Order>, StoreError> {
+    async fn order(&self, id: &str) -> Result<Option<Order>, StoreError> {
         self.orders
             .get(id.as_bytes())
             .map_err(engine)?
@@ -418,7 +418,7 @@ impl Store for SledStore {
         Ok(result)
     }
 
-    fn due_outbox(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
+    async fn due_outbox(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
         // In due order, up to `now` only: the entries not yet due are never read.
         let mut due = Vec::new();
         for item in self.due.range(..due_key(now, &[0xff])) {
@@ -437,7 +437,7 @@ impl Store for SledStore {
         Ok(due)
     }
 
-    fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+    async fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         Ok(match self.due.first().map_err(engine)? {
             Some((key, _)) => due_of(&key),
             None => None,
@@ -498,7 +498,7 @@ impl Store for SledStore {
         Ok(result)
     }
 
-    fn notifications(&self, user_id: &str) -> Result<Vec<Notification>, StoreError> {
+    async fn notifications(&self, user_id: &str) -> Result<Vec<Notification>, StoreError> {
         let mut prefix = user_id.as_bytes().to_vec();
         prefix.push(0);
         self.notes
@@ -510,7 +510,7 @@ impl Store for SledStore {
             .collect()
     }
 
-    fn timeline(&self, order_id: &str) -> Result<Vec<TimelineItem>, StoreError> {
+    async fn timeline(&self, order_id: &str) -> Result<Vec<TimelineItem>, StoreError> {
         let mut prefix = order_id.as_bytes().to_vec();
         prefix.push(0);
         let mut items = Vec::new();
@@ -537,7 +537,7 @@ impl Store for SledStore {
         Ok(items)
     }
 
-    fn inbound_after(&self, after: u64, limit: usize) -> Result<Vec<(u64, InboundRecord)>, StoreError> {
+    async fn inbound_after(&self, after: u64, limit: usize) -> Result<Vec<(u64, InboundRecord)>, StoreError> {
         let start = after.saturating_add(1).to_be_bytes();
         let mut out = Vec::new();
         for item in self.inbound.range(start..).take(limit) {
@@ -552,7 +552,7 @@ impl Store for SledStore {
         Ok(out)
     }
 
-    fn due_timers(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Timer>, StoreError> {
+    async fn due_timers(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Timer>, StoreError> {
         let end = u64::try_from(now.timestamp_millis())
             .unwrap_or(0)
             .saturating_add(1);
@@ -566,7 +566,7 @@ impl Store for SledStore {
             .collect()
     }
 
-    fn next_timer(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+    async fn next_timer(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         match self.timers.first().map_err(engine)? {
             Some((_, v)) => Ok(Some(decode::<Timer>(&v)?.due_at)),
             None => Ok(None),
@@ -618,7 +618,7 @@ impl Store for SledStore {
         self.durable().await
     }
 
-    fn registry_entries(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+    async fn registry_entries(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         self.registry
             .iter()
             .map(|item| {
@@ -703,7 +703,7 @@ mod tests {
             }
         );
         store.accept_inbound(record("M2"), &ack).await.unwrap();
-        let all = store.inbound_after(0, 10).unwrap();
+        let all = store.inbound_after(0, 10).await.unwrap();
         assert_eq!(all.len(), 2);
         assert_eq!(all[0].1, record_with_time(&all[0].1, "M1"));
     }
@@ -724,9 +724,9 @@ mod tests {
             store.put_registry_entry("k", b"v".to_vec()).await.unwrap();
         }
         let store = SledStore::open(dir.path()).unwrap();
-        assert_eq!(store.inbound_after(0, 10).unwrap().len(), 1);
+        assert_eq!(store.inbound_after(0, 10).await.unwrap().len(), 1);
         assert_eq!(
-            store.registry_entries().unwrap(),
+            store.registry_entries().await.unwrap(),
             vec![("k".to_owned(), b"v".to_vec())]
         );
         assert!(matches!(
@@ -761,9 +761,9 @@ mod tests {
         }
         let store = SledStore::open(dir.path()).unwrap();
         let at = |h: i64| chrono::DateTime::from_timestamp(1_700_000_000 + h * 3600, 0).unwrap();
-        assert!(store.due_timers(at(0), 10).unwrap().is_empty());
-        assert_eq!(store.next_timer().unwrap(), Some(at(1)));
-        let due = store.due_timers(at(3), 10).unwrap();
+        assert!(store.due_timers(at(0), 10).await.unwrap().is_empty());
+        assert_eq!(store.next_timer().await.unwrap(), Some(at(1)));
+        let due = store.due_timers(at(3), 10).await.unwrap();
         assert_eq!(due, vec![t(1, "O1"), t(2, "O1")], "earliest first");
         let seen = std::sync::atomic::AtomicUsize::new(0);
         let decide = |o: &Order| {
@@ -773,7 +773,7 @@ mod tests {
         assert!(store.fire_timer(&due[0], &decide).await.unwrap());
         assert!(!store.fire_timer(&due[0], &decide).await.unwrap(), "fires once");
         assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 1);
-        assert_eq!(store.due_timers(at(3), 10).unwrap(), vec![t(2, "O1")]);
+        assert_eq!(store.due_timers(at(3), 10).await.unwrap(), vec![t(2, "O1")]);
     }
 
     #[tokio::test]
@@ -809,11 +809,11 @@ mod tests {
                     .map(|e| e.message_id.to_string())
                     .collect::<Vec<_>>()
             };
-            assert_eq!(store.next_due().unwrap(), Some(at(10)));
-            assert!(store.due_outbox(at(9), 10).unwrap().is_empty());
-            assert_eq!(ids(store.due_outbox(at(20), 10).unwrap()), ["M1", "M2"]);
+            assert_eq!(store.next_due().await.unwrap(), Some(at(10)));
+            assert!(store.due_outbox(at(9), 10).await.unwrap().is_empty());
+            assert_eq!(ids(store.due_outbox(at(20), 10).await.unwrap()), ["M1", "M2"]);
             assert_eq!(
-                ids(store.due_outbox(at(99), 1).unwrap()),
+                ids(store.due_outbox(at(99), 1).await.unwrap()),
                 ["M1"],
                 "the limit keeps the earliest"
             );
@@ -832,8 +832,8 @@ mod tests {
                 })
                 .await
                 .unwrap();
-            assert_eq!(ids(store.due_outbox(at(99), 10).unwrap()), ["M3", "M1"]);
-            assert_eq!(store.next_due().unwrap(), Some(at(30)));
+            assert_eq!(ids(store.due_outbox(at(99), 10).await.unwrap()), ["M3", "M1"]);
+            assert_eq!(store.next_due().await.unwrap(), Some(at(30)));
         }
         // A store written before the index existed gets it built on open. sled's own threads
         // release the file lock a moment after a handle is dropped, so opening polls, bounded.
@@ -853,7 +853,7 @@ mod tests {
             db.flush().unwrap();
         }
         let store = when_free(|| SledStore::open(dir.path()));
-        assert_eq!(store.next_due().unwrap(), Some(at(30)));
-        assert_eq!(store.due_outbox(at(99), 10).unwrap().len(), 2);
+        assert_eq!(store.next_due().await.unwrap(), Some(at(30)));
+        assert_eq!(store.due_outbox(at(99), 10).await.unwrap().len(), 2);
     }
 }

@@ -195,7 +195,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
             .map(|u| format!("webhook_url = \"{u}\""))
             .unwrap_or_default(),
     );
-    let gateway = Harness::start(&settings, &registry, options.dir).unwrap();
+    let gateway = Harness::start(&settings, &registry, options.dir).await.unwrap();
     TestApp {
         base: gateway.url().to_owned(),
         parties,
@@ -265,9 +265,10 @@ impl TestApp {
         .await
     }
 
-    pub fn audit(&self) -> Vec<ondc_gateway::store::InboundRecord> {
+    pub async fn audit(&self) -> Vec<ondc_gateway::store::InboundRecord> {
         self.store()
             .inbound_after(0, 10_000)
+            .await
             .unwrap()
             .into_iter()
             .map(|(_, r)| r)
@@ -421,7 +422,7 @@ impl TestApp {
     /// is all they will ever get.
     pub async fn wait_outbox_drained(&self) {
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-        while let Some(next) = self.store().next_due().unwrap() {
+        while let Some(next) = self.store().next_due().await.unwrap() {
             assert!(
                 tokio::time::Instant::now() < deadline,
                 "the outbox still has an entry due at {next}"

@@ -329,6 +329,6 @@ async fn only_the_orders_counterparts_may_speak_about_it() {
         .map(|l| (l["direction"].as_str().unwrap(), l["status"].as_str().unwrap()))
         .collect();
     assert_eq!(lines, [("in", "nacked"), ("in", "nacked")], "{timeline:#?}");
-    assert!(app.store().next_due().unwrap().is_none(), "nothing queued");
+    assert!(app.store().next_due().await.unwrap().is_none(), "nothing queued");
     assert!(snp.all().is_empty() && lsp.all().is_empty());
 }

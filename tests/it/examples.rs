@@ -465,7 +465,7 @@ async fn every_relevant_example_gets_its_expected_answer() {
         failures.len(),
         failures.join("\n")
     );
-    assert_eq!(app.audit().len(), acks, "every ACK is stored, nothing else");
+    assert_eq!(app.audit().await.len(), acks, "every ACK is stored, nothing else");
 }
 
 /// Removes the `".."` elisions of the BNP doc: members named `..` and array elements `".."`.

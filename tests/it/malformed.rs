@@ -173,7 +173,7 @@ fn assert_no_problems(family: &str, problems: &[String]) {
 /// request counted as our fault.
 async fn survival_problems(app: &TestApp) -> Vec<String> {
     let mut problems = Vec::new();
-    let stored = app.audit().len();
+    let stored = app.audit().await.len();
     if stored != 0 {
         problems.push(format!("nothing refused is stored: {stored} records"));
     }
@@ -259,7 +259,7 @@ async fn the_unmutated_bodies_are_acked() {
         let answer = app.post_signed(action, party, &bytes(&body)).await;
         assert!(answer.is_ack(), "{action}: {} {}", answer.status, answer.raw);
     }
-    assert_eq!(app.audit().len(), 4);
+    assert_eq!(app.audit().await.len(), 4);
 }
 
 #[tokio::test]

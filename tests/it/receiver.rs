@@ -15,7 +15,7 @@ async fn a_signed_callback_is_acked_and_stored_byte_for_byte() {
     let body = bytes(&on_cancel(app.parties.seller.subscriber_id));
     let answer = app.post_signed("on_cancel", &app.parties.seller, &body).await;
     assert!(answer.is_ack(), "{} {}", answer.status, answer.raw);
-    let audit = app.audit();
+    let audit = app.audit().await;
     assert_eq!(audit.len(), 1);
     assert_eq!(audit[0].body.as_bytes(), body.as_slice());
     assert_eq!(audit[0].sender.as_str(), "seller.test.local");
@@ -62,7 +62,7 @@ async fn messages_signed_by_the_ondc_sdk_are_acked_for_seller_and_lsp() {
             answer.raw
         );
     }
-    assert_eq!(app.audit().len(), 2);
+    assert_eq!(app.audit().await.len(), 2);
 }
 
 #[tokio::test]
@@ -85,7 +85,7 @@ async fn a_duplicate_gets_the_same_answer_and_no_second_audit_entry() {
     let second = app.post_signed("on_cancel", &app.parties.seller, &body).await;
     assert!(first.is_ack() && second.is_ack());
     assert_eq!(first.raw, second.raw);
-    assert_eq!(app.audit().len(), 1);
+    assert_eq!(app.audit().await.len(), 1);
     // The same message_id on another action is another message.
     let mut update = on_cancel(app.parties.seller.subscriber_id);
     update["context"]["action"] = json!("on_status");
@@ -96,7 +96,7 @@ async fn a_duplicate_gets_the_same_answer_and_no_second_audit_entry() {
             .await
             .is_ack()
     );
-    assert_eq!(app.audit().len(), 2);
+    assert_eq!(app.audit().await.len(), 2);
     let metrics = app.metrics().await;
     assert!(
         metrics.contains(r#"ondc_gateway_beckn_requests_total{action="on_cancel",outcome="duplicate"} 1"#),
@@ -217,7 +217,7 @@ async fn signature_failures_are_401_nacks_with_a_challenge() {
         "a BPP sending /cancel",
     )
     .await;
-    assert!(app.audit().is_empty(), "nothing refused is stored");
+    assert!(app.audit().await.is_empty(), "nothing refused is stored");
     let metrics = app.metrics().await;
     for reason in [
         "signature_mismatch",
@@ -254,7 +254,7 @@ async fn a_gateway_header_is_verified_too() {
         .await;
     assert!(ok.is_ack(), "{}", ok.raw);
     assert_eq!(
-        app.audit()[0].verification.gateway_key_id.as_deref(),
+        app.audit().await[0].verification.gateway_key_id.as_deref(),
         Some("bg.test.local|bg-1|ed25519")
     );
 

@@ -118,7 +118,7 @@ async fn looked_up_keys_verify_and_are_asked_for_once() {
         assert_eq!(app.post_signed("on_cancel", &stranger, &body).await.status, 401);
     }
     assert_eq!(registry.asked.load(Ordering::SeqCst), 2);
-    let written = app.store().registry_entries().unwrap();
+    let written = app.store().registry_entries().await.unwrap();
     assert_eq!(written.len(), 2, "both answers written back");
 }
 
@@ -139,7 +139,9 @@ async fn the_cache_honours_valid_until_and_survives_a_restart() {
     {
         let store: Arc<dyn Store> = Arc::new(SledStore::open(dir.path()).unwrap());
         let clock = Arc::new(FixedClock::at(start.timestamp()));
-        let registry = Registry::new(&settings, store.clone(), clock.clone()).unwrap();
+        let registry = Registry::new(&settings, store.clone(), clock.clone())
+            .await
+            .unwrap();
         // Concurrent misses wait for one lookup.
         let registry = Arc::new(registry);
         let tasks: Vec<_> = (0..8)
@@ -156,7 +158,7 @@ async fn the_cache_honours_valid_until_and_survives_a_restart() {
     // A restart reads the written-back entry: no new lookup.
     let store: Arc<dyn Store> = Arc::new(SledStore::open(dir.path()).unwrap());
     let clock = Arc::new(FixedClock::at(start.timestamp()));
-    let registry = Registry::new(&settings, store, clock.clone()).unwrap();
+    let registry = Registry::new(&settings, store, clock.clone()).await.unwrap();
     assert!(registry.resolve(&key_id).await.is_ok());
     assert_eq!(fake.asked.load(Ordering::SeqCst), 1);
     // Past valid_until (well inside the 3600 s TTL) the entry is gone: asked again, and refused.

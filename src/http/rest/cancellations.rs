@@ -224,7 +224,7 @@ pub async fn list_requests(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let who = caller(&req, &state.tokens)?;
-    let order = visible_order(&state, &who, &path)?;
+    let order = visible_order(&state, &who, &path).await?;
     let views: Vec<CancelRequestView> = order.cancel_requests.iter().map(|r| view(&order, r)).collect();
     Ok(HttpResponse::Ok().json(views))
 }
@@ -339,6 +339,7 @@ pub async fn notifications(req: HttpRequest, state: web::Data<AppState>) -> Resu
     let list = state
         .store
         .notifications(&who.id)
+        .await
         .map_err(|e| ApiError::internal(&e))?;
     let views: Vec<NotificationView> = list
         .into_iter()

@@ -15,10 +15,11 @@ pub fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiE
 }
 
 /// Loads an order the caller may see: the platform sees all, a customer or provider their own.
-pub fn visible_order(state: &AppState, who: &Caller, id: &str) -> Result<Order, ApiError> {
+pub async fn visible_order(state: &AppState, who: &Caller, id: &str) -> Result<Order, ApiError> {
     let order = state
         .store
         .order(id)
+        .await
         .map_err(|e| ApiError::internal(&e))?
         .ok_or_else(|| ApiError::not_found(&format!("no order {id}")))?;
     let allowed = match who.role {

@@ -277,7 +277,7 @@ pub async fn show(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let who = caller(&req, &state.tokens)?;
-    let order = visible_order(&state, &who, &path)?;
+    let order = visible_order(&state, &who, &path).await?;
     Ok(HttpResponse::Ok().json(order_view(&order)))
 }
 
@@ -298,10 +298,11 @@ pub async fn timeline(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let who = caller(&req, &state.tokens)?;
-    let order = visible_order(&state, &who, &path)?;
+    let order = visible_order(&state, &who, &path).await?;
     let items = state
         .store
         .timeline(&order.id)
+        .await
         .map_err(|e| ApiError::internal(&e))?;
     let lines: Vec<Value> = items.iter().map(timeline_line).collect();
     Ok(HttpResponse::Ok().json(json!({"order_id": order.id, "messages": lines})))
