@@ -5,11 +5,11 @@
 //! after that. Implementations group their flushes so durability does not cost one fsync per
 //! request.
 
+mod embedded;
 mod group_commit;
-mod sled_store;
 
+pub use embedded::SledStore;
 pub use group_commit::DurableError;
-pub use sled_store::SledStore;
 
 use crate::orchestrator::{Leg, Order, Refusal, Timer};
 use crate::protocol::{Action, MessageId, SubscriberId, TransactionId};

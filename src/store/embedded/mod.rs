@@ -1,0 +1,454 @@
+//! The embedded store: sled, one tree (`gateway`) with keys prefixed by entity (see [`keys`]).
+//!
+//! A change (an inbound message with its answer and effect, an order update, a fired timer, a
+//! delivery result) is decided and written under one lock into an in-memory overlay
+//! ([`stage`]); the group flush applies the overlay as one atomic sled batch, flushes sled and
+//! fdatasyncs its log, then wakes every writer of the group. So a request costs a few map
+//! operations under the lock, and sled one batch and one fsync per group.
+
+mod codec;
+mod keys;
+mod migrate;
+mod stage;
+
+use super::group_commit::GroupCommit;
+use super::{
+    Accepted, Decision, DeliveryStatus, Effect, InboundRecord, Notification, OutboxEntry, RequeueError,
+    Store, StoreError, TimelineItem, UpdateError,
+};
+use crate::orchestrator::{Order, Refusal, Timer};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use codec::{DedupeEntry, decode, encode};
+use serde::{Deserialize, Serialize};
+use stage::{Change, Stage};
+use std::path::Path;
+use std::sync::Arc;
+
+/// A line of the order log: which audit record or outbox entry it refers to.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum LogRef {
+    In { seq: u64 },
+    Out { message_id: String },
+}
+
+fn engine(e: sled::Error) -> StoreError {
+    StoreError::Engine(Box::new(e))
+}
+
+/// The sled-backed [`Store`].
+pub struct SledStore {
+    db: sled::Db,
+    tree: sled::Tree,
+    stage: Arc<Stage>,
+    commit: Arc<GroupCommit>,
+}
+
+impl std::fmt::Debug for SledStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SledStore").finish_non_exhaustive()
+    }
+}
+
+impl SledStore {
+    /// Opens (or creates) the database in `path`, moving a store of layout 1 (a tree per
+    /// entity) into the one tree first.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let db = sled::Config::new().path(path).open().map_err(engine)?;
+        let tree = db.open_tree("gateway").map_err(engine)?;
+        migrate::from_trees(&db, &tree)?;
+        let stage = Arc::new(Stage::new(tree.clone()));
+        // sled's flush waits for its log with sync_file_range, which neither flushes the disk's
+        // write cache nor the file's size; an ACK must survive a power loss, so each group flush
+        // also fdatasyncs the log file (one per group, shared by every writer in it).
+        let log = std::fs::File::open(path.join("db")).map_err(|e| StoreError::Engine(Box::new(e)))?;
+        let (flush_db, flush_stage) = (db.clone(), stage.clone());
+        let commit = GroupCommit::start(move || {
+            flush_stage.apply().map_err(std::io::Error::other)?;
+            flush_db.flush().map_err(std::io::Error::from)?;
+            log.sync_data()
+        });
+        Ok(Self {
+            db,
+            tree,
+            stage,
+            commit,
+        })
+    }
+
+    async fn durable(&self) -> Result<(), StoreError> {
+        Ok(self.commit.durable().await?)
+    }
+
+    fn next_id(&self) -> Result<u64, StoreError> {
+        self.db.generate_id().map_err(engine)
+    }
+
+    /// Writes an order change, its outbox entries, notifications and timers.
+    fn write_effect(&self, c: &mut Change<'_>, effect: &Effect) -> Result<(), StoreError> {
+        for timer in &effect.timers {
+            c.put(keys::timer(timer), encode(timer)?);
+        }
+        for n in &effect.notifications {
+            c.put(keys::counted(keys::NOTE, &n.user_id, self.next_id()?), encode(n)?);
+        }
+        c.put(
+            keys::key(keys::ORDER, &[effect.order.id.as_bytes()]),
+            encode(&effect.order)?,
+        );
+        for entry in &effect.outbox {
+            let id = entry.message_id.as_str().as_bytes();
+            c.put(keys::key(keys::OUTBOX, &[id]), encode(entry)?);
+            c.put(keys::due(entry.next_attempt_at, id), vec![]);
+            let r = LogRef::Out {
+                message_id: entry.message_id.to_string(),
+            };
+            c.put(
+                keys::counted(keys::LOG, &entry.order_id, self.next_id()?),
+                encode(r)?,
+            );
+        }
+        Ok(())
+    }
+
+    /// Reads order `id`, lets `decide` choose its change, writes the change.
+    fn decide_on_order(
+        &self,
+        c: &mut Change<'_>,
+        id: &str,
+        decide: &(dyn for<'o> Fn(&'o Order) -> Result<Effect, Refusal> + Send + Sync),
+    ) -> Result<Result<Order, UpdateError>, StoreError> {
+        let Some(current) = c.get(&keys::key(keys::ORDER, &[id.as_bytes()]))? else {
+            return Ok(Err(UpdateError::NotFound));
+        };
+        let current: Order = decode(&current)?;
+        match decide(&current) {
+            Ok(effect) => {
+                self.write_effect(c, &effect)?;
+                Ok(Ok(effect.order))
+            }
+            Err(refusal) => Ok(Err(UpdateError::Refused(refusal))),
+        }
+    }
+
+    /// The entries under `prefix`, decoded.
+    fn scan<T>(
+        &self,
+        prefix: &[u8],
+        read: impl Fn(&[u8], &[u8]) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        self.tree
+            .scan_prefix(prefix)
+            .map(|item| {
+                let (k, v) = item.map_err(engine)?;
+                read(&k, &v)
+            })
+            .collect()
+    }
+}
+
+#[async_trait]
+impl Store for SledStore {
+    async fn accept_inbound(
+        &self,
+        record: InboundRecord,
+        decide: &(dyn for<'o> Fn(Option<&'o Order>) -> Decision + Send + Sync),
+    ) -> Result<Accepted, StoreError> {
+        let dedupe = keys::key(keys::DEDUPE, &[&record.dedupe_key().to_bytes()]);
+        let outcome = {
+            let mut c = self.stage.change()?;
+            if let Some(existing) = c.get(&dedupe)? {
+                Err(existing)
+            } else {
+                let order_id = c.get(&keys::key(
+                    keys::TXN,
+                    &[record.transaction_id.as_str().as_bytes()],
+                ))?;
+                let order: Option<Order> = match &order_id {
+                    Some(id) => c
+                        .get(&keys::key(keys::ORDER, &[id]))?
+                        .map(|v| decode(&v))
+                        .transpose()?,
+                    None => None,
+                };
+                let decision = decide(order.as_ref());
+                // Sequence numbers start at 1 so that "after 0" means "from the start".
+                let seq = self.next_id()? + 1;
+                c.put(keys::audit(seq), codec::audit(&record, &decision.answer)?);
+                c.put(
+                    dedupe,
+                    encode(DedupeEntry {
+                        seq,
+                        answer: decision.answer.clone(),
+                    })?,
+                );
+                if let Some(order) = &order {
+                    c.put(
+                        keys::counted(keys::LOG, &order.id, self.next_id()?),
+                        encode(LogRef::In { seq })?,
+                    );
+                }
+                if let Some(effect) = &decision.effect {
+                    self.write_effect(&mut c, effect)?;
+                }
+                Ok((seq, decision.answer))
+            }
+        };
+        // A duplicate also waits: the first copy may not be durable yet, and its answer must not
+        // reach the peer before it is.
+        self.durable().await?;
+        match outcome {
+            Ok((seq, answer)) => Ok(Accepted::New { seq, answer }),
+            Err(existing) => Ok(Accepted::Duplicate {
+                first: decode::<DedupeEntry>(&existing)?.answer,
+            }),
+        }
+    }
+
+    async fn insert_order(&self, order: &Order) -> Result<bool, StoreError> {
+        let mut txns = vec![keys::key(
+            keys::TXN,
+            &[order.retail.transaction_id.as_str().as_bytes()],
+        )];
+        if let Some(l) = &order.logistics {
+            txns.push(keys::key(keys::TXN, &[l.transaction_id.as_str().as_bytes()]));
+        }
+        let inserted = {
+            let mut c = self.stage.change()?;
+            let key = keys::key(keys::ORDER, &[order.id.as_bytes()]);
+            let mut taken = c.contains(&key)?;
+            for t in &txns {
+                taken = taken || c.contains(t)?;
+            }
+            if !taken {
+                c.put(key, encode(order)?);
+                for t in txns {
+                    c.put(t, order.id.as_bytes().to_vec());
+                }
+            }
+            !taken
+        };
+        self.durable().await?;
+        Ok(inserted)
+    }
+
+    async fn order(&self, id: &str) -> Result<Option<Order>, StoreError> {
+        let c = self.stage.change()?;
+        c.get(&keys::key(keys::ORDER, &[id.as_bytes()]))?
+            .map(|v| decode(&v))
+            .transpose()
+    }
+
+    async fn update_order(
+        &self,
+        id: &str,
+        decide: &(dyn for<'o> Fn(&'o Order) -> Result<Effect, Refusal> + Send + Sync),
+    ) -> Result<Result<Order, UpdateError>, StoreError> {
+        let result = {
+            let mut c = self.stage.change()?;
+            self.decide_on_order(&mut c, id, decide)?
+        };
+        if result.is_ok() {
+            self.durable().await?;
+        }
+        Ok(result)
+    }
+
+    async fn due_outbox(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
+        // In due order, up to `now` only: the entries not yet due are never read.
+        let mut due = Vec::new();
+        for item in self
+            .tree
+            .range(keys::key(keys::DUE, &[])..keys::due(now, &[0xff]))
+        {
+            if due.len() == limit {
+                break;
+            }
+            let (key, _) = item.map_err(engine)?;
+            let Some((_, id)) = keys::due_parts(&key) else {
+                continue;
+            };
+            if let Some(v) = self.tree.get(keys::key(keys::OUTBOX, &[id])).map_err(engine)? {
+                let entry: OutboxEntry = decode(&v)?;
+                if entry.status == DeliveryStatus::Pending && entry.next_attempt_at <= now {
+                    due.push(entry);
+                }
+            }
+        }
+        Ok(due)
+    }
+
+    async fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        Ok(match self.tree.scan_prefix([keys::DUE]).next() {
+            Some(item) => keys::due_parts(&item.map_err(engine)?.0).map(|(at, _)| at),
+            None => None,
+        })
+    }
+
+    async fn save_delivery(&self, entry: &OutboxEntry) -> Result<(), StoreError> {
+        let id = entry.message_id.as_str().as_bytes();
+        {
+            let mut c = self.stage.change()?;
+            let key = keys::key(keys::OUTBOX, &[id]);
+            if let Some(old) = c.get(&key)? {
+                let old: OutboxEntry = decode(&old)?;
+                c.remove(keys::due(old.next_attempt_at, id))?;
+            }
+            c.put(key, encode(entry)?);
+            if entry.status == DeliveryStatus::Pending {
+                c.put(keys::due(entry.next_attempt_at, id), vec![]);
+            }
+        }
+        self.durable().await
+    }
+
+    async fn requeue_failed(
+        &self,
+        order_id: &str,
+        message_id: &str,
+    ) -> Result<Result<OutboxEntry, RequeueError>, StoreError> {
+        let id = message_id.as_bytes();
+        let result = {
+            let mut c = self.stage.change()?;
+            let key = keys::key(keys::OUTBOX, &[id]);
+            match c.get(&key)? {
+                None => Err(RequeueError::NotFound),
+                Some(v) => {
+                    let mut entry: OutboxEntry = decode(&v)?;
+                    if entry.order_id != order_id {
+                        Err(RequeueError::NotFound)
+                    } else if entry.status != DeliveryStatus::Failed {
+                        Err(RequeueError::NotFailed)
+                    } else {
+                        c.remove(keys::due(entry.next_attempt_at, id))?;
+                        entry.status = DeliveryStatus::Pending;
+                        entry.attempts = 0;
+                        entry.next_attempt_at = Utc::now();
+                        c.put(key, encode(&entry)?);
+                        c.put(keys::due(entry.next_attempt_at, id), vec![]);
+                        Ok(entry)
+                    }
+                }
+            }
+        };
+        if result.is_ok() {
+            self.durable().await?;
+        }
+        Ok(result)
+    }
+
+    async fn notifications(&self, user_id: &str) -> Result<Vec<Notification>, StoreError> {
+        self.scan(&keys::counted_prefix(keys::NOTE, user_id), |_, v| decode(v))
+    }
+
+    async fn timeline(&self, order_id: &str) -> Result<Vec<TimelineItem>, StoreError> {
+        let refs = self.scan(&keys::counted_prefix(keys::LOG, order_id), |_, v| {
+            decode::<LogRef>(v)
+        })?;
+        let mut items = Vec::with_capacity(refs.len());
+        for r in refs {
+            match r {
+                LogRef::In { seq } => {
+                    // Gone once the audit's retention has passed.
+                    if let Some(v) = self.tree.get(keys::audit(seq)).map_err(engine)? {
+                        items.push(TimelineItem::In {
+                            seq,
+                            record: Box::new(codec::read_audit(&v)?),
+                        });
+                    }
+                }
+                LogRef::Out { message_id } => {
+                    let key = keys::key(keys::OUTBOX, &[message_id.as_bytes()]);
+                    if let Some(v) = self.tree.get(key).map_err(engine)? {
+                        items.push(TimelineItem::Out {
+                            entry: Box::new(decode(&v)?),
+                        });
+                    }
+                }
+            }
+        }
+        Ok(items)
+    }
+
+    async fn inbound_after(&self, after: u64, limit: usize) -> Result<Vec<(u64, InboundRecord)>, StoreError> {
+        let start = keys::audit(after.saturating_add(1));
+        let end = keys::key(keys::AUDIT + 1, &[]);
+        let mut out = Vec::new();
+        for item in self.tree.range(start..end).take(limit) {
+            let (k, v) = item.map_err(engine)?;
+            let seq = keys::seq_of(&k)
+                .ok_or_else(|| StoreError::Corrupt("an audit key is not a sequence number".into()))?;
+            out.push((seq, codec::read_audit(&v)?));
+        }
+        Ok(out)
+    }
+
+    async fn due_timers(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Timer>, StoreError> {
+        self.tree
+            .range(keys::key(keys::TIMER, &[])..keys::timers_after(now))
+            .take(limit)
+            .map(|item| {
+                let (_, v) = item.map_err(engine)?;
+                decode(&v)
+            })
+            .collect()
+    }
+
+    async fn next_timer(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        match self.tree.scan_prefix([keys::TIMER]).next() {
+            Some(item) => Ok(Some(decode::<Timer>(&item.map_err(engine)?.1)?.due_at)),
+            None => Ok(None),
+        }
+    }
+
+    async fn fire_timer(
+        &self,
+        timer: &Timer,
+        decide: &(dyn for<'o> Fn(&'o Order) -> Result<Effect, Refusal> + Send + Sync),
+    ) -> Result<bool, StoreError> {
+        let fired = {
+            let mut c = self.stage.change()?;
+            if c.remove(keys::timer(timer))?.is_none() {
+                false
+            } else {
+                // A refusal or a missing order still uses the timer up: nothing else to write.
+                let _ = self.decide_on_order(&mut c, &timer.order_id, decide)?;
+                true
+            }
+        };
+        if fired {
+            self.durable().await?;
+        }
+        Ok(fired)
+    }
+
+    async fn put_registry_entry(&self, key: &str, value: Vec<u8>) -> Result<(), StoreError> {
+        self.stage
+            .change()?
+            .put(keys::key(keys::REGISTRY, &[key.as_bytes()]), value);
+        self.durable().await
+    }
+
+    async fn registry_entries(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        self.scan(&[keys::REGISTRY], |k, v| {
+            let key = String::from_utf8(k[1..].to_vec())
+                .map_err(|_| StoreError::Corrupt("a registry cache key is not UTF-8".into()))?;
+            Ok((key, v.to_vec()))
+        })
+    }
+}
+
+impl Drop for SledStore {
+    fn drop(&mut self) {
+        // Runs the flushes still owed; then anything staged by a change whose caller went away
+        // before taking its ticket.
+        self.commit.stop();
+        let _ = self.stage.apply();
+        // Best effort on a clean shutdown; durability never depends on it.
+        let _ = self.db.flush();
+    }
+}
+
+#[cfg(test)]
+mod tests;

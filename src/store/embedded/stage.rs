@@ -1,0 +1,149 @@
+//! Staged writes: every change is decided and written under one lock into an in-memory
+//! overlay; the group flush takes the overlay whole, applies it to sled as one atomic batch and
+//! makes it durable. Reads inside a change see the overlay first, so changes follow each other
+//! exactly as if each had been written alone, but sled sees one batch per group instead of a
+//! multi-tree transaction per request.
+
+use crate::store::StoreError;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// Writes not yet in sled: `None` is a removal.
+type Writes = HashMap<Vec<u8>, Option<Vec<u8>>>;
+
+#[derive(Default)]
+struct Overlay {
+    /// Written since the last flush took the overlay.
+    staged: Writes,
+    /// Taken by the flush now running, readable until sled has them.
+    flushing: Arc<Writes>,
+}
+
+/// The overlay over one sled tree.
+pub struct Stage {
+    tree: sled::Tree,
+    overlay: Mutex<Overlay>,
+}
+
+/// A change in progress: reads see the overlay then the tree; writes go to the overlay. Holding
+/// it excludes every other change, so it must not be held across an `.await`.
+pub struct Change<'a> {
+    tree: &'a sled::Tree,
+    overlay: MutexGuard<'a, Overlay>,
+}
+
+fn engine(e: sled::Error) -> StoreError {
+    StoreError::Engine(Box::new(e))
+}
+
+fn poisoned() -> StoreError {
+    StoreError::Corrupt("a store change panicked; the gateway must restart".into())
+}
+
+impl Stage {
+    /// An empty overlay over `tree`.
+    pub fn new(tree: sled::Tree) -> Self {
+        Self {
+            tree,
+            overlay: Mutex::new(Overlay::default()),
+        }
+    }
+
+    /// Starts a change.
+    pub fn change(&self) -> Result<Change<'_>, StoreError> {
+        Ok(Change {
+            tree: &self.tree,
+            overlay: self.overlay.lock().map_err(|_| poisoned())?,
+        })
+    }
+
+    /// Applies everything staged to sled as one atomic batch (the group flush calls this, then
+    /// flushes sled). Reads see the staged values until the batch is in.
+    pub fn apply(&self) -> Result<usize, StoreError> {
+        let taken = {
+            let mut o = self.overlay.lock().map_err(|_| poisoned())?;
+            let staged = std::mem::take(&mut o.staged);
+            o.flushing = Arc::new(staged);
+            o.flushing.clone()
+        };
+        let mut batch = sled::Batch::default();
+        for (k, v) in taken.iter() {
+            match v {
+                Some(v) => batch.insert(k.as_slice(), v.as_slice()),
+                None => batch.remove(k.as_slice()),
+            }
+        }
+        let applied = self.tree.apply_batch(batch).map_err(engine);
+        // Applied or not, the flushing writes are done with: on failure the waiting writers
+        // are told, and what they wrote is not seen again.
+        if let Ok(mut o) = self.overlay.lock() {
+            o.flushing = Arc::default();
+        }
+        applied.map(|()| taken.len())
+    }
+}
+
+impl Change<'_> {
+    /// The current value of `key`.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        if let Some(v) = self.overlay.staged.get(key) {
+            return Ok(v.clone());
+        }
+        if let Some(v) = self.overlay.flushing.get(key) {
+            return Ok(v.clone());
+        }
+        Ok(self.tree.get(key).map_err(engine)?.map(|v| v.to_vec()))
+    }
+
+    /// Whether `key` has a value.
+    pub fn contains(&self, key: &[u8]) -> Result<bool, StoreError> {
+        if let Some(v) = self.overlay.staged.get(key) {
+            return Ok(v.is_some());
+        }
+        if let Some(v) = self.overlay.flushing.get(key) {
+            return Ok(v.is_some());
+        }
+        self.tree.contains_key(key).map_err(engine)
+    }
+
+    /// Sets `key`.
+    pub fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        self.overlay.staged.insert(key, Some(value));
+    }
+
+    /// Removes `key`; returns its value before.
+    pub fn remove(&mut self, key: Vec<u8>) -> Result<Option<Vec<u8>>, StoreError> {
+        let before = self.get(&key)?;
+        self.overlay.staged.insert(key, None);
+        Ok(before)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_change_reads_what_earlier_changes_staged_and_removed_until_and_after_apply() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::Config::new().path(dir.path()).open().unwrap();
+        let tree = db.open_tree("t").unwrap();
+        tree.insert("old", "1").unwrap();
+        let stage = Stage::new(tree.clone());
+        {
+            let mut c = stage.change().unwrap();
+            c.put(b"new".to_vec(), b"2".to_vec());
+            assert_eq!(c.remove(b"old".to_vec()).unwrap(), Some(b"1".to_vec()));
+        }
+        let c = stage.change().unwrap();
+        assert_eq!(c.get(b"new").unwrap(), Some(b"2".to_vec()));
+        assert!(!c.contains(b"old").unwrap());
+        assert!(tree.get("new").unwrap().is_none(), "not in sled before the flush");
+        drop(c);
+        assert_eq!(stage.apply().unwrap(), 2);
+        assert_eq!(tree.get("new").unwrap().as_deref(), Some(&b"2"[..]));
+        assert!(tree.get("old").unwrap().is_none());
+        let c = stage.change().unwrap();
+        assert_eq!(c.get(b"new").unwrap(), Some(b"2".to_vec()));
+    }
+}
