@@ -183,13 +183,35 @@ impl ServerSettings {
 pub struct StoreSettings {
     /// Directory of the embedded sled database.
     pub path: PathBuf,
+    /// How long the audit of received messages, and with it their dedupe record, is kept.
+    pub audit_retention_secs: u64,
+    /// How often records past their retention are looked for.
+    pub prune_interval_secs: u64,
+    /// Size at which the embedded store starts a new audit segment file (retention removes
+    /// whole segments).
+    pub audit_segment_bytes: u64,
 }
 
 impl Default for StoreSettings {
     fn default() -> Self {
         Self {
             path: PathBuf::from("./data"),
+            audit_retention_secs: 7 * 24 * 3600,
+            prune_interval_secs: 60,
+            audit_segment_bytes: 64 << 20,
         }
+    }
+}
+
+impl StoreSettings {
+    /// The audit's retention.
+    pub fn audit_retention(&self) -> Duration {
+        Duration::from_secs(self.audit_retention_secs)
+    }
+
+    /// The pruning interval (at least a second).
+    pub fn prune_interval(&self) -> Duration {
+        Duration::from_secs(self.prune_interval_secs.max(1))
     }
 }
 

@@ -62,18 +62,21 @@ pub struct Application {
     worker: OutboxWorker,
     service: Arc<Service>,
     clock: Arc<dyn Clock>,
+    /// Audit retention and how often to apply it.
+    retention: (Duration, Duration),
 }
 
 impl Application {
     /// Opens the store, loads the registry and schemas, and binds the listener.
     pub async fn build(settings: &Settings, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
-        let store: Arc<dyn Store> =
-            Arc::new(
-                SledStore::open(&settings.store.path).map_err(|source| StartError::Store {
+        let store: Arc<dyn Store> = Arc::new(
+            SledStore::open_with(&settings.store.path, settings.store.audit_segment_bytes).map_err(
+                |source| StartError::Store {
                     path: settings.store.path.clone(),
                     source,
-                })?,
-            );
+                },
+            )?,
+        );
         let registry = Arc::new(Registry::new(&settings.registry, store.clone(), clock.clone()).await?);
         let metrics = Arc::new(Metrics::new()?);
         let wake = Arc::new(Notify::new());
@@ -138,6 +141,7 @@ impl Application {
             worker,
             service,
             clock,
+            retention: (settings.store.audit_retention(), settings.store.prune_interval()),
         })
     }
 
@@ -160,13 +164,22 @@ impl Application {
     /// handle).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let worker = tokio::spawn(self.worker.run());
+        let (retention, every) = self.retention;
+        let pruning = tokio::spawn(crate::store::keep_pruning(
+            self.store.clone(),
+            self.clock.clone(),
+            retention,
+            every,
+        ));
         let timers = tokio::spawn(crate::service::timers::run(self.service, self.clock));
         let result = self.server.await;
         worker.abort();
         timers.abort();
-        // Wait for both to be gone, so the store they hold is released with the server.
+        pruning.abort();
+        // Wait for them to be gone, so the store they hold is released with the server.
         let _ = worker.await;
         let _ = timers.await;
+        let _ = pruning.await;
         result
     }
 }

@@ -235,6 +235,11 @@ pub fn step(order: Option<&Order>, input: &Input<'_>, inputs: &mut Inputs<'_>) -
             });
         }
     }
+    // A message that changes nothing (a status report of the state the order already has)
+    // leaves the order as it is: nothing to write, `updated_at` included.
+    if next == *old && commands.is_empty() && notices.is_empty() && timers.is_empty() {
+        return Ok(Step::default());
+    }
     next.updated_at = inputs.now;
     Ok(Step {
         order: Some(next),

@@ -409,4 +409,30 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every registry cache entry.
     async fn registry_entries(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
+
+    /// Removes audit records received before `before`, with their dedupe entries (a copy of
+    /// such a message arriving later is then taken as new), in small steps that do not stall
+    /// other writers; how many were removed. An implementation may keep some records a little
+    /// past `before` (the embedded store removes whole segments).
+    async fn prune_audit(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
+}
+
+/// Prunes the audit of `store` every `every`, keeping `retention`; runs until dropped.
+pub async fn keep_pruning(
+    store: std::sync::Arc<dyn Store>,
+    clock: std::sync::Arc<dyn crate::clock::Clock>,
+    retention: std::time::Duration,
+    every: std::time::Duration,
+) {
+    loop {
+        tokio::time::sleep(every).await;
+        let Ok(retention) = chrono::Duration::from_std(retention) else {
+            return;
+        };
+        match store.prune_audit(clock.now() - retention).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, "audit records past their retention removed"),
+            Err(e) => tracing::error!(error = %crate::telemetry::chain(&e), "cannot prune the audit"),
+        }
+    }
 }

@@ -1,11 +1,12 @@
 //! Layout 1 kept one sled tree per entity; layout 2 keeps them all in one tree under prefixed
 //! keys, so that a group of changes is one atomic batch. Opening a layout-1 store moves it:
-//! every entry is copied under its prefix (audit records re-laid with their raw body), sled is
+//! every entry is copied under its prefix (audit records into segment files), sled is
 //! flushed, then the old trees are dropped. A crash midway leaves the old trees in place, and the
 //! next open copies again over the same keys.
 
 use super::codec::{self, decode};
 use super::keys;
+use super::stage::Stage;
 use crate::store::{InboundRecord, StoreError};
 
 /// The trees of layout 1 and the prefix each moves under; `None` for the pending markers,
@@ -31,8 +32,8 @@ fn engine(e: sled::Error) -> StoreError {
     StoreError::Engine(Box::new(e))
 }
 
-/// Moves a layout-1 store in `db` into `tree`; does nothing to a layout-2 or new store.
-pub fn from_trees(db: &sled::Db, tree: &sled::Tree) -> Result<(), StoreError> {
+/// Moves a layout-1 store in `db` into the staged tree; does nothing to a layout-2 or new store.
+pub fn from_trees(db: &sled::Db, stage: &Stage) -> Result<(), StoreError> {
     let present: Vec<_> = db.tree_names();
     let old: Vec<_> = TREES
         .iter()
@@ -45,26 +46,30 @@ pub fn from_trees(db: &sled::Db, tree: &sled::Tree) -> Result<(), StoreError> {
     for (name, prefix) in &old {
         let Some(prefix) = prefix else { continue };
         let from = db.open_tree(name).map_err(engine)?;
-        let mut batch = sled::Batch::default();
-        let mut in_batch = 0;
-        for item in from.iter() {
-            let (k, v) = item.map_err(engine)?;
-            let value = if *prefix == keys::AUDIT {
-                let record: InboundRecord = decode(&v)?;
-                codec::audit(&record, &record.answer)?
-            } else {
-                v.to_vec()
-            };
-            batch.insert(keys::key(*prefix, &[&k]), value);
-            in_batch += 1;
-            if in_batch == CHUNK {
-                tree.apply_batch(std::mem::take(&mut batch)).map_err(engine)?;
-                moved += in_batch;
-                in_batch = 0;
+        let mut items = from.iter();
+        loop {
+            let mut c = stage.change()?;
+            let mut in_chunk = 0;
+            for item in items.by_ref().take(CHUNK) {
+                let (k, v) = item.map_err(engine)?;
+                if *prefix == keys::AUDIT {
+                    let record: InboundRecord = decode(&v)?;
+                    let seq = keys::seq_of(&keys::key(keys::AUDIT, &[&k]))
+                        .ok_or_else(|| StoreError::Corrupt("an audit key is not a sequence number".into()))?;
+                    let loc = c.append(seq, &codec::audit(&record, &record.answer)?)?;
+                    c.put(keys::audit(seq), loc.to_bytes());
+                } else {
+                    c.put(keys::key(*prefix, &[&k]), v.to_vec());
+                }
+                in_chunk += 1;
+            }
+            drop(c);
+            stage.apply()?;
+            moved += in_chunk;
+            if in_chunk < CHUNK {
+                break;
             }
         }
-        tree.apply_batch(batch).map_err(engine)?;
-        moved += in_batch;
     }
     db.flush().map_err(engine)?;
     for (name, _) in &old {

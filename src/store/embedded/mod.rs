@@ -1,4 +1,5 @@
-//! The embedded store: sled, one tree (`gateway`) with keys prefixed by entity (see [`keys`]).
+//! The embedded store: sled, one tree (`gateway`) with keys prefixed by entity (see [`keys`]),
+//! and the audit's bytes in append-only segment files beside it (see [`segments`]).
 //!
 //! A change (an inbound message with its answer and effect, an order update, a fired timer, a
 //! delivery result) is decided and written under one lock into an in-memory overlay
@@ -9,6 +10,7 @@
 mod codec;
 mod keys;
 mod migrate;
+mod segments;
 mod stage;
 
 use super::group_commit::GroupCommit;
@@ -37,6 +39,12 @@ fn engine(e: sled::Error) -> StoreError {
     StoreError::Engine(Box::new(e))
 }
 
+/// Where audit segments roll over.
+const SEGMENT_BYTES: u64 = 64 << 20;
+
+/// Audit records removed per change while pruning: small, so writers wait little.
+const PRUNE_CHUNK: usize = 256;
+
 /// The sled-backed [`Store`].
 pub struct SledStore {
     db: sled::Db,
@@ -55,10 +63,16 @@ impl SledStore {
     /// Opens (or creates) the database in `path`, moving a store of layout 1 (a tree per
     /// entity) into the one tree first.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Self::open_with(path, SEGMENT_BYTES)
+    }
+
+    /// [`Self::open`], with audit segments rolled over at `segment_bytes`.
+    pub fn open_with(path: &Path, segment_bytes: u64) -> Result<Self, StoreError> {
         let db = sled::Config::new().path(path).open().map_err(engine)?;
         let tree = db.open_tree("gateway").map_err(engine)?;
-        migrate::from_trees(&db, &tree)?;
-        let stage = Arc::new(Stage::new(tree.clone()));
+        let (segments, tail) = segments::Segments::open(&path.join("audit"), segment_bytes)?;
+        let stage = Arc::new(Stage::new(tree.clone(), segments, tail));
+        migrate::from_trees(&db, &stage)?;
         // sled's flush waits for its log with sync_file_range, which neither flushes the disk's
         // write cache nor the file's size; an ACK must survive a power loss, so each group flush
         // also fdatasyncs the log file (one per group, shared by every writer in it).
@@ -132,6 +146,24 @@ impl SledStore {
         }
     }
 
+    /// Audit record `seq`, unless its retention has passed.
+    fn audit_record(&self, seq: u64) -> Result<Option<InboundRecord>, StoreError> {
+        match self.tree.get(keys::audit(seq)).map_err(engine)? {
+            Some(loc) => self.read_loc(&loc),
+            None => Ok(None),
+        }
+    }
+
+    fn read_loc(&self, loc: &[u8]) -> Result<Option<InboundRecord>, StoreError> {
+        let loc = segments::Loc::from_bytes(loc)
+            .ok_or_else(|| StoreError::Corrupt("an audit location is cut short".into()))?;
+        self.stage
+            .segments()
+            .read(loc)?
+            .map(|bytes| codec::read_audit(&bytes))
+            .transpose()
+    }
+
     /// The entries under `prefix`, decoded.
     fn scan<T>(
         &self,
@@ -175,7 +207,8 @@ impl Store for SledStore {
                 let decision = decide(order.as_ref());
                 // Sequence numbers start at 1 so that "after 0" means "from the start".
                 let seq = self.next_id()? + 1;
-                c.put(keys::audit(seq), codec::audit(&record, &decision.answer)?);
+                let loc = c.append(seq, &codec::audit(&record, &decision.answer)?)?;
+                c.put(keys::audit(seq), loc.to_bytes());
                 c.put(
                     dedupe,
                     encode(DedupeEntry {
@@ -351,10 +384,10 @@ impl Store for SledStore {
             match r {
                 LogRef::In { seq } => {
                     // Gone once the audit's retention has passed.
-                    if let Some(v) = self.tree.get(keys::audit(seq)).map_err(engine)? {
+                    if let Some(record) = self.audit_record(seq)? {
                         items.push(TimelineItem::In {
                             seq,
-                            record: Box::new(codec::read_audit(&v)?),
+                            record: Box::new(record),
                         });
                     }
                 }
@@ -379,7 +412,9 @@ impl Store for SledStore {
             let (k, v) = item.map_err(engine)?;
             let seq = keys::seq_of(&k)
                 .ok_or_else(|| StoreError::Corrupt("an audit key is not a sequence number".into()))?;
-            out.push((seq, codec::read_audit(&v)?));
+            if let Some(record) = self.read_loc(&v)? {
+                out.push((seq, record));
+            }
         }
         Ok(out)
     }
@@ -428,6 +463,45 @@ impl Store for SledStore {
             .change()?
             .put(keys::key(keys::REGISTRY, &[key.as_bytes()]), value);
         self.durable().await
+    }
+
+    async fn prune_audit(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let cutoff = std::time::SystemTime::from(before);
+        let segments = self.stage.segments();
+        let tail = self.stage.change()?.tail_segment();
+        let mut ids = segments.ids()?;
+        ids.sort_unstable();
+        let mut removed = 0u64;
+        for id in ids {
+            // Segments are written in id order: the first one too recent ends the scan.
+            if id >= tail || segments.modified(id)? >= cutoff {
+                break;
+            }
+            let records = segments.records(id)?;
+            for chunk in records.chunks(PRUNE_CHUNK) {
+                {
+                    let mut c = self.stage.change()?;
+                    for (seq, bytes) in chunk {
+                        c.delete(keys::audit(*seq));
+                        // A record whose group failed was never pointed at; its frame is whole
+                        // but its dedupe entry, if any, belongs to a later copy.
+                        let Ok(record) = codec::read_audit(bytes) else {
+                            continue;
+                        };
+                        let dedupe = keys::key(keys::DEDUPE, &[&record.dedupe_key().to_bytes()]);
+                        if let Some(v) = c.get(&dedupe)?
+                            && decode::<DedupeEntry>(&v)?.seq == *seq
+                        {
+                            c.delete(dedupe);
+                        }
+                    }
+                }
+                self.durable().await?;
+                removed += chunk.len() as u64;
+            }
+            segments.remove(id)?;
+        }
+        Ok(removed)
     }
 
     async fn registry_entries(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {

@@ -4,6 +4,7 @@
 //! exactly as if each had been written alone, but sled sees one batch per group instead of a
 //! multi-tree transaction per request.
 
+use super::segments::{Loc, Segments, Tail};
 use crate::store::StoreError;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -11,17 +12,19 @@ use std::sync::{Arc, Mutex, MutexGuard};
 /// Writes not yet in sled: `None` is a removal.
 type Writes = HashMap<Vec<u8>, Option<Vec<u8>>>;
 
-#[derive(Default)]
 struct Overlay {
     /// Written since the last flush took the overlay.
     staged: Writes,
     /// Taken by the flush now running, readable until sled has them.
     flushing: Arc<Writes>,
+    /// The audit segment appended to, with what was appended since the last flush.
+    tail: Tail,
 }
 
-/// The overlay over one sled tree.
+/// The overlay over one sled tree and its audit segments.
 pub struct Stage {
     tree: sled::Tree,
+    segments: Segments,
     overlay: Mutex<Overlay>,
 }
 
@@ -41,12 +44,22 @@ fn poisoned() -> StoreError {
 }
 
 impl Stage {
-    /// An empty overlay over `tree`.
-    pub fn new(tree: sled::Tree) -> Self {
+    /// An empty overlay over `tree`, appending audit records to `tail` of `segments`.
+    pub fn new(tree: sled::Tree, segments: Segments, tail: Tail) -> Self {
         Self {
             tree,
-            overlay: Mutex::new(Overlay::default()),
+            segments,
+            overlay: Mutex::new(Overlay {
+                staged: Writes::default(),
+                flushing: Arc::default(),
+                tail,
+            }),
         }
+    }
+
+    /// The audit segments, for reading.
+    pub fn segments(&self) -> &Segments {
+        &self.segments
     }
 
     /// Starts a change.
@@ -57,15 +70,25 @@ impl Stage {
         })
     }
 
-    /// Applies everything staged to sled as one atomic batch (the group flush calls this, then
-    /// flushes sled). Reads see the staged values until the batch is in.
+    /// Writes and fdatasyncs the audit records appended, then applies everything staged to sled
+    /// as one atomic batch (the group flush calls this, then flushes sled). Reads see the staged
+    /// values until the batch is in.
     pub fn apply(&self) -> Result<usize, StoreError> {
-        let taken = {
+        let (taken, audit) = {
             let mut o = self.overlay.lock().map_err(|_| poisoned())?;
+            let audit = self.segments.take(&mut o.tail)?;
             let staged = std::mem::take(&mut o.staged);
             o.flushing = Arc::new(staged);
-            o.flushing.clone()
+            (o.flushing.clone(), audit)
         };
+        // The batch points at these records: they are on disk first.
+        if let Err(e) = audit.run() {
+            if let Ok(mut o) = self.overlay.lock() {
+                o.flushing = Arc::default();
+                Segments::retry(&mut o.tail, audit);
+            }
+            return Err(StoreError::Engine(Box::new(e)));
+        }
         let mut batch = sled::Batch::default();
         for (k, v) in taken.iter() {
             match v {
@@ -111,6 +134,21 @@ impl Change<'_> {
         self.overlay.staged.insert(key, Some(value));
     }
 
+    /// Appends an audit record numbered `seq`; where it will be.
+    pub fn append(&mut self, seq: u64, record: &[u8]) -> Result<Loc, StoreError> {
+        Segments::append(&mut self.overlay.tail, seq, record)
+    }
+
+    /// Removes `key`, whatever it held.
+    pub fn delete(&mut self, key: Vec<u8>) {
+        self.overlay.staged.insert(key, None);
+    }
+
+    /// The audit segment now appended to.
+    pub fn tail_segment(&self) -> u64 {
+        self.overlay.tail.id()
+    }
+
     /// Removes `key`; returns its value before.
     pub fn remove(&mut self, key: Vec<u8>) -> Result<Option<Vec<u8>>, StoreError> {
         let before = self.get(&key)?;
@@ -129,7 +167,8 @@ mod tests {
         let db = sled::Config::new().path(dir.path()).open().unwrap();
         let tree = db.open_tree("t").unwrap();
         tree.insert("old", "1").unwrap();
-        let stage = Stage::new(tree.clone());
+        let (segments, tail) = Segments::open(&dir.path().join("audit"), 1 << 20).unwrap();
+        let stage = Stage::new(tree.clone(), segments, tail);
         {
             let mut c = stage.change().unwrap();
             c.put(b"new".to_vec(), b"2".to_vec());

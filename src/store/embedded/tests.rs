@@ -298,3 +298,47 @@ async fn a_store_of_layout_1_is_moved_into_the_one_tree_on_open() {
         "the old trees are dropped"
     );
 }
+
+#[tokio::test]
+async fn pruning_removes_whole_past_segments_with_their_dedupe_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    // Small segments: each record (about 300 bytes) fills one.
+    let store = SledStore::open_with(dir.path(), 200).unwrap();
+    for id in ["M1", "M2", "M3"] {
+        store.accept_inbound(record(id), &ack).await.unwrap();
+    }
+    let segments = || {
+        std::fs::read_dir(dir.path().join("audit"))
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .ends_with(".seg")
+            })
+            .count()
+    };
+    assert_eq!(segments(), 4, "three full segments and the empty tail");
+    let an_hour_ago = chrono::Utc::now() - chrono::Duration::hours(1);
+    assert_eq!(
+        store.prune_audit(an_hour_ago).await.unwrap(),
+        0,
+        "nothing is that old"
+    );
+    let later = chrono::Utc::now() + chrono::Duration::hours(1);
+    assert_eq!(store.prune_audit(later).await.unwrap(), 3);
+    assert_eq!(segments(), 1, "only the tail is left");
+    assert!(store.inbound_after(0, 10).await.unwrap().is_empty());
+    assert!(
+        matches!(
+            store.accept_inbound(record("M1"), &ack).await.unwrap(),
+            Accepted::New { .. }
+        ),
+        "its dedupe entry went with it"
+    );
+    drop(store);
+    let store = when_free(|| SledStore::open_with(dir.path(), 200));
+    let kept = store.inbound_after(0, 10).await.unwrap();
+    assert_eq!(kept.len(), 1, "the copy after pruning survives a restart");
+}
