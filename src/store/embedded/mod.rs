@@ -107,10 +107,10 @@ impl SledStore {
         for n in &effect.notifications {
             c.put(keys::counted(keys::NOTE, &n.user_id, self.next_id()?), encode(n)?);
         }
-        c.put(
+        c.put_order(
             keys::key(keys::ORDER, &[effect.order.id.as_bytes()]),
-            encode(&effect.order)?,
-        );
+            &effect.order,
+        )?;
         for entry in &effect.outbox {
             let id = entry.message_id.as_str().as_bytes();
             c.put(keys::key(keys::OUTBOX, &[id]), encode(entry)?);
@@ -133,10 +133,9 @@ impl SledStore {
         id: &str,
         decide: &(dyn for<'o> Fn(&'o Order) -> Result<Effect, Refusal> + Send + Sync),
     ) -> Result<Result<Order, UpdateError>, StoreError> {
-        let Some(current) = c.get(&keys::key(keys::ORDER, &[id.as_bytes()]))? else {
+        let Some(current) = c.order(&keys::key(keys::ORDER, &[id.as_bytes()]))? else {
             return Ok(Err(UpdateError::NotFound));
         };
-        let current: Order = decode(&current)?;
         match decide(&current) {
             Ok(effect) => {
                 self.write_effect(c, &effect)?;
@@ -197,14 +196,11 @@ impl Store for SledStore {
                     keys::TXN,
                     &[record.transaction_id.as_str().as_bytes()],
                 ))?;
-                let order: Option<Order> = match &order_id {
-                    Some(id) => c
-                        .get(&keys::key(keys::ORDER, &[id]))?
-                        .map(|v| decode(&v))
-                        .transpose()?,
+                let order = match &order_id {
+                    Some(id) => c.order(&keys::key(keys::ORDER, &[id]))?,
                     None => None,
                 };
-                let decision = decide(order.as_ref());
+                let decision = decide(order.as_deref());
                 // Sequence numbers start at 1 so that "after 0" means "from the start".
                 let seq = self.next_id()? + 1;
                 let loc = c.append(seq, &codec::audit(&record, &decision.answer)?)?;
@@ -255,7 +251,7 @@ impl Store for SledStore {
                 taken = taken || c.contains(t)?;
             }
             if !taken {
-                c.put(key, encode(order)?);
+                c.put_order(key, order)?;
                 for t in txns {
                     c.put(t, order.id.as_bytes().to_vec());
                 }
@@ -267,10 +263,9 @@ impl Store for SledStore {
     }
 
     async fn order(&self, id: &str) -> Result<Option<Order>, StoreError> {
-        let c = self.stage.change()?;
-        c.get(&keys::key(keys::ORDER, &[id.as_bytes()]))?
-            .map(|v| decode(&v))
-            .transpose()
+        let mut c = self.stage.change()?;
+        Ok(c.order(&keys::key(keys::ORDER, &[id.as_bytes()]))?
+            .map(|o| Order::clone(&o)))
     }
 
     async fn update_order(

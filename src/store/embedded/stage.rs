@@ -4,7 +4,9 @@
 //! exactly as if each had been written alone, but sled sees one batch per group instead of a
 //! multi-tree transaction per request.
 
+use super::codec;
 use super::segments::{Loc, Segments, Tail};
+use crate::orchestrator::Order;
 use crate::store::StoreError;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -19,7 +21,13 @@ struct Overlay {
     flushing: Arc<Writes>,
     /// The audit segment appended to, with what was appended since the last flush.
     tail: Tail,
+    /// Orders as last written or read, decoded, by key: most messages are about orders a
+    /// recent message touched, and decoding one costs more than the rest of a change.
+    orders: HashMap<Vec<u8>, Arc<Order>>,
 }
+
+/// Decoded orders kept; past this, one is dropped for each added.
+const ORDERS_CACHED: usize = 4096;
 
 /// The overlay over one sled tree and its audit segments.
 pub struct Stage {
@@ -53,6 +61,7 @@ impl Stage {
                 staged: Writes::default(),
                 flushing: Arc::default(),
                 tail,
+                orders: HashMap::new(),
             }),
         }
     }
@@ -85,6 +94,8 @@ impl Stage {
         if let Err(e) = audit.run() {
             if let Ok(mut o) = self.overlay.lock() {
                 o.flushing = Arc::default();
+                // Some cached orders were never written.
+                o.orders.clear();
                 Segments::retry(&mut o.tail, audit);
             }
             return Err(StoreError::Engine(Box::new(e)));
@@ -101,6 +112,9 @@ impl Stage {
         // are told, and what they wrote is not seen again.
         if let Ok(mut o) = self.overlay.lock() {
             o.flushing = Arc::default();
+            if applied.is_err() {
+                o.orders.clear();
+            }
         }
         applied.map(|()| taken.len())
     }
@@ -116,6 +130,37 @@ impl Change<'_> {
             return Ok(v.clone());
         }
         Ok(self.tree.get(key).map_err(engine)?.map(|v| v.to_vec()))
+    }
+
+    /// The order under `key`, decoded (from the cache when it is there).
+    pub fn order(&mut self, key: &[u8]) -> Result<Option<Arc<Order>>, StoreError> {
+        if let Some(order) = self.overlay.orders.get(key) {
+            return Ok(Some(order.clone()));
+        }
+        let Some(bytes) = self.get(key)? else {
+            return Ok(None);
+        };
+        let order = Arc::new(codec::decode::<Order>(&bytes)?);
+        self.cache(key.to_vec(), order.clone());
+        Ok(Some(order))
+    }
+
+    /// Writes `order` under `key`.
+    pub fn put_order(&mut self, key: Vec<u8>, order: &Order) -> Result<(), StoreError> {
+        self.put(key.clone(), codec::encode(order)?);
+        self.cache(key, Arc::new(order.clone()));
+        Ok(())
+    }
+
+    fn cache(&mut self, key: Vec<u8>, order: Arc<Order>) {
+        let orders = &mut self.overlay.orders;
+        if orders.len() >= ORDERS_CACHED
+            && !orders.contains_key(&key)
+            && let Some(victim) = orders.keys().next().cloned()
+        {
+            orders.remove(&victim);
+        }
+        orders.insert(key, order);
     }
 
     /// Whether `key` has a value.
