@@ -39,6 +39,10 @@ fn engine(e: sled::Error) -> StoreError {
     StoreError::Engine(Box::new(e))
 }
 
+/// sled's page cache (its default is 1 GiB): the hot orders are also kept decoded by the
+/// overlay, so a small cache keeps the resident size low without costing reads.
+const SLED_CACHE_BYTES: u64 = 64 << 20;
+
 /// Where audit segments roll over.
 const SEGMENT_BYTES: u64 = 64 << 20;
 
@@ -68,7 +72,11 @@ impl SledStore {
 
     /// [`Self::open`], with audit segments rolled over at `segment_bytes`.
     pub fn open_with(path: &Path, segment_bytes: u64) -> Result<Self, StoreError> {
-        let db = sled::Config::new().path(path).open().map_err(engine)?;
+        let db = sled::Config::new()
+            .path(path)
+            .cache_capacity(SLED_CACHE_BYTES)
+            .open()
+            .map_err(engine)?;
         let tree = db.open_tree("gateway").map_err(engine)?;
         let (segments, tail) = segments::Segments::open(&path.join("audit"), segment_bytes)?;
         let stage = Arc::new(Stage::new(tree.clone(), segments, tail));
