@@ -10,9 +10,9 @@ use serde_json::{Value, json};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-struct Gateway {
-    child: Child,
-    base: String,
+pub(crate) struct Gateway {
+    pub(crate) child: Child,
+    pub(crate) base: String,
 }
 
 impl Drop for Gateway {
@@ -22,7 +22,7 @@ impl Drop for Gateway {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -30,7 +30,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-async fn start(config: &std::path::Path, port: u16) -> Gateway {
+pub(crate) async fn start(config: &std::path::Path, port: u16) -> Gateway {
     let child = Command::new(env!("CARGO_BIN_EXE_ondc-gateway"))
         .args(["serve", "--config"])
         .arg(config)
@@ -50,14 +50,14 @@ async fn start(config: &std::path::Path, port: u16) -> Gateway {
 }
 
 /// A registry record for a party of these tests.
-fn record(id: &str, kind: &str, key: &PrivateKey, url: &str) -> Value {
+pub(crate) fn record(id: &str, kind: &str, key: &PrivateKey, url: &str) -> Value {
     json!({"subscriber_id": id, "ukId": "k1", "type": kind, "subscriber_url": url,
            "signing_public_key": key.public_key().to_base64(), "valid_until": "2099-01-01T00:00:00.000Z", "status": "SUBSCRIBED"})
 }
 
 /// Writes the registry and the settings of a gateway in `dir` (store in `dir/data`, fast
 /// retries, `outbox` more `[outbox]` keys); returns the settings file and the port it listens on.
-fn write_gateway(
+pub(crate) fn write_gateway(
     dir: &std::path::Path,
     gateway: &PrivateKey,
     records: Value,
@@ -81,7 +81,7 @@ fn write_gateway(
     (config, port)
 }
 
-fn sign(key: &PrivateKey, id: &str, body: &[u8]) -> String {
+pub(crate) fn sign(key: &PrivateKey, id: &str, body: &[u8]) -> String {
     let now = chrono::Utc::now().timestamp();
     Signer::new(key.clone(), format!("{id}|k1|ed25519").parse::<KeyId>().unwrap())
         .sign(body, now, now + 300)

@@ -14,5 +14,6 @@ mod registry;
 mod replay;
 mod rest;
 mod sdk_interop;
+mod shutdown;
 mod signing_vectors;
 mod support;
