@@ -232,8 +232,13 @@ async fn handle(
         .service
         .receive(record, &context, &json)
         .await
-        .map_err(|e| Rejection::Internal(crate::telemetry::chain(&e)))?
-    {
+        .map_err(|e| {
+            if e.is_unavailable() {
+                Rejection::StoreUnavailable(crate::telemetry::chain(&e))
+            } else {
+                Rejection::Internal(crate::telemetry::chain(&e))
+            }
+        })? {
         Accepted::New { seq, answer } => {
             let outcome = if answer.status == 200 {
                 "ack"

@@ -43,7 +43,10 @@ pub enum Rejection {
     },
     /// The registry could not be asked; the peer should retry.
     RegistryUnavailable(String),
-    /// Our storage failed; the peer should retry.
+    /// Our storage cannot take the message now (disk full or unwritable, I/O error): 503, and
+    /// the peer should retry.
+    StoreUnavailable(String),
+    /// Our fault (a stored value that does not decode); the peer may retry.
     Internal(String),
 }
 
@@ -56,7 +59,7 @@ impl Rejection {
             Self::BodyTimeout => "timeout",
             Self::BodyUnreadable | Self::Invalid { .. } => "invalid",
             Self::Unauthorized { .. } => "unauthorized",
-            Self::RegistryUnavailable(_) | Self::Internal(_) => "error",
+            Self::RegistryUnavailable(_) | Self::StoreUnavailable(_) | Self::Internal(_) => "error",
         }
     }
 
@@ -118,6 +121,19 @@ impl Rejection {
                         ErrorType::Core,
                         "23001",
                         "cannot verify the sender right now; retry",
+                        None,
+                    ),
+                    None,
+                )
+            }
+            Self::StoreUnavailable(cause) => {
+                tracing::error!(cause = %cause, "store unavailable; answered 503");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    nack(
+                        ErrorType::Core,
+                        "23001",
+                        "cannot store the message right now; retry",
                         None,
                     ),
                     None,

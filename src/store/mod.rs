@@ -34,6 +34,14 @@ pub enum StoreError {
     Flush(#[from] DurableError),
 }
 
+impl StoreError {
+    /// Whether the storage is failing (a full or unwritable disk, an I/O error, shutting down)
+    /// rather than a value being wrong: the caller may retry later, and is answered 503.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Engine(_) | Self::Flush(_))
+    }
+}
+
 /// Exact message bytes, kept as received or as built and never re-encoded. Stored and shown as
 /// text: every body the gateway keeps is JSON, hence UTF-8, and one that is not cannot be stored.
 #[derive(Clone, PartialEq, Eq, Default)]

@@ -7,6 +7,7 @@ mod bench;
 mod cascade;
 mod cli;
 mod crash;
+mod disk;
 mod examples;
 mod malformed;
 mod receiver;

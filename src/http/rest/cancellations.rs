@@ -159,7 +159,7 @@ async fn apply(
         .service
         .act(order_id, actor(who), action)
         .await
-        .map_err(|e| ApiError::internal(&e))??)
+        .map_err(|e| ApiError::store(&e))??)
 }
 
 /// A request the step just wrote is not on the order it returned: a defect, not the caller's fault.
@@ -340,7 +340,7 @@ pub async fn notifications(req: HttpRequest, state: web::Data<AppState>) -> Resu
         .store
         .notifications(&who.id)
         .await
-        .map_err(|e| ApiError::internal(&e))?;
+        .map_err(|e| ApiError::store(&e))?;
     let views: Vec<NotificationView> = list
         .into_iter()
         .map(|n| NotificationView {

@@ -73,6 +73,19 @@ impl ApiError {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, "unprocessable", message)
     }
 
+    /// A store failure: 503 when the storage is failing (retry later), else 500.
+    pub fn store(cause: &crate::store::StoreError) -> Self {
+        if !cause.is_unavailable() {
+            return Self::internal(cause);
+        }
+        tracing::error!(cause = %crate::telemetry::chain(cause), "REST: store unavailable");
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "cannot store this right now; retry",
+        )
+    }
+
     /// 500: our fault; the cause is logged, not returned.
     pub fn internal(cause: &dyn std::error::Error) -> Self {
         tracing::error!(cause = %crate::telemetry::chain(cause), "REST internal error");

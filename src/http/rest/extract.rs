@@ -20,7 +20,7 @@ pub async fn visible_order(state: &AppState, who: &Caller, id: &str) -> Result<O
         .store
         .order(id)
         .await
-        .map_err(|e| ApiError::internal(&e))?
+        .map_err(|e| ApiError::store(&e))?
         .ok_or_else(|| ApiError::not_found(&format!("no order {id}")))?;
     let allowed = match who.role {
         Role::Platform => true,

@@ -250,7 +250,7 @@ pub async fn register(
         .service
         .register(&order)
         .await
-        .map_err(|e| ApiError::internal(&e))?
+        .map_err(|e| ApiError::store(&e))?
     {
         return Err(ApiError::conflict(&format!(
             "order {} (or one of its transaction ids) is already registered",
@@ -303,7 +303,7 @@ pub async fn timeline(
         .store
         .timeline(&order.id)
         .await
-        .map_err(|e| ApiError::internal(&e))?;
+        .map_err(|e| ApiError::store(&e))?;
     let lines: Vec<Value> = items.iter().map(timeline_line).collect();
     Ok(HttpResponse::Ok().json(json!({"order_id": order.id, "messages": lines})))
 }
@@ -476,7 +476,7 @@ pub async fn retry(
         .service
         .requeue(&order_id, &message_id)
         .await
-        .map_err(|e| ApiError::internal(&e))?
+        .map_err(|e| ApiError::store(&e))?
     {
         Ok(entry) => Ok(HttpResponse::Ok().json(timeline_line(&TimelineItem::Out {
             entry: Box::new(entry),

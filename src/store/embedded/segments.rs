@@ -64,8 +64,8 @@ pub struct Tail {
     len: u64,
     /// Appended, not yet taken.
     pending: Vec<u8>,
-    /// A failed write to this segment, written again before `pending`.
-    retry: Option<(u64, Vec<u8>)>,
+    /// Where a write to this segment failed (offset, length): the next write marks it skipped.
+    hole: Option<(u64, u64)>,
 }
 
 impl Tail {
@@ -75,19 +75,31 @@ impl Tail {
     }
 }
 
-/// Bytes a group writes: `bytes` at `offset` of `file`.
+/// Bytes a group writes: `bytes` at `offset` of `file`, after marking a failed range skipped.
 pub struct Write {
     segment: u64,
     file: Arc<File>,
     offset: u64,
     bytes: Vec<u8>,
+    hole: Option<(u64, u64)>,
 }
+
+/// The sequence number of a skip frame: the frame covers a range whose write failed.
+const SKIP: u64 = u64::MAX;
 
 impl Write {
     /// Writes and fdatasyncs.
     pub fn run(&self) -> std::io::Result<()> {
-        if self.bytes.is_empty() {
+        if self.bytes.is_empty() && self.hole.is_none() {
             return Ok(());
+        }
+        if let Some((at, len)) = self.hole {
+            // A frame over the whole failed range (at least one frame long, so at least 12
+            // bytes); what lies under it is never read.
+            let body = u32::try_from(len - FRAME).map_err(std::io::Error::other)?;
+            let mut skip = body.to_be_bytes().to_vec();
+            skip.extend_from_slice(&SKIP.to_be_bytes());
+            self.file.write_all_at(&skip, at)?;
         }
         self.file.write_all_at(&self.bytes, self.offset)?;
         self.file.sync_data()
@@ -171,7 +183,7 @@ impl Segments {
             file,
             len,
             pending: vec![],
-            retry: None,
+            hole: None,
         })
     }
 
@@ -194,33 +206,38 @@ impl Segments {
     /// Takes what was appended since the last call, for the group to write; rolls the tail over
     /// to a new segment when it is full.
     pub fn take(&self, tail: &mut Tail) -> Result<Write, StoreError> {
-        let pending = std::mem::take(&mut tail.pending);
-        let (offset, bytes) = match tail.retry.take() {
-            Some((offset, mut bytes)) => {
-                bytes.extend_from_slice(&pending);
-                (offset, bytes)
-            }
-            None => (tail.len, pending),
-        };
-        tail.len = offset + bytes.len() as u64;
+        let bytes = std::mem::take(&mut tail.pending);
         let write = Write {
             segment: tail.id,
             file: tail.file.clone(),
-            offset,
+            offset: tail.len,
+            hole: tail.hole.take(),
             bytes,
         };
+        tail.len += write.bytes.len() as u64;
         if tail.len >= self.max_bytes {
             *tail = self.tail(tail.id + 1)?;
         }
         Ok(write)
     }
 
-    /// After `write` failed: it is written again, before the bytes appended since, so a
-    /// segment has no gap (its records are no longer pointed at, but the frames stay whole). A
-    /// segment already rolled over simply ends there.
-    pub fn retry(tail: &mut Tail, write: Write) {
-        if tail.id == write.segment {
-            tail.retry = Some((write.offset, write.bytes));
+    /// After `write` failed (its records are pointed at by nothing): the next write of the
+    /// segment marks its range, and any failed range before it, skipped, so the bytes appended
+    /// since stay where their locations say and nothing failed is kept in memory. The file is
+    /// cut back to where the range starts, so partial bytes do not linger. A segment already
+    /// rolled over simply ends there.
+    pub fn failed(tail: &mut Tail, write: &Write) {
+        if tail.id != write.segment {
+            let _ = write.file.set_len(write.offset);
+            return;
+        }
+        let (at, len) = match write.hole {
+            Some((at, len)) => (at, len + write.bytes.len() as u64),
+            None => (write.offset, write.bytes.len() as u64),
+        };
+        let _ = write.file.set_len(at);
+        if len > 0 {
+            tail.hole = Some((at, len));
         }
     }
 
@@ -266,7 +283,9 @@ impl Segments {
             let Some(record) = bytes.get(at + frame..at + frame + len) else {
                 break;
             };
-            out.push((seq, record.to_vec()));
+            if seq != SKIP {
+                out.push((seq, record.to_vec()));
+            }
             at += frame + len;
         }
         Ok(out)
@@ -320,5 +339,31 @@ mod tests {
         let mut ids = segs.ids().unwrap();
         ids.sort();
         assert_eq!(ids, [2, 3, 4]);
+    }
+
+    #[test]
+    fn a_failed_write_is_skipped_and_what_came_after_stays_where_it_was_put() {
+        let dir = tempfile::tempdir().unwrap();
+        let (segs, mut tail) = Segments::open(dir.path(), 1 << 20).unwrap();
+        let kept = Segments::append(&mut tail, 1, b"kept").unwrap();
+        segs.take(&mut tail).unwrap().run().unwrap();
+        Segments::append(&mut tail, 2, b"lost with its group").unwrap();
+        let failed = segs.take(&mut tail).unwrap();
+        // Appended while the failing write ran: its location is past the failed range.
+        let after = Segments::append(&mut tail, 3, b"after").unwrap();
+        Segments::failed(&mut tail, &failed);
+        // A second failure grows the range instead of keeping bytes.
+        let failed_again = segs.take(&mut tail).unwrap();
+        Segments::failed(&mut tail, &failed_again);
+        let last = Segments::append(&mut tail, 4, b"last").unwrap();
+        segs.take(&mut tail).unwrap().run().unwrap();
+        assert_eq!(segs.read(kept).unwrap().as_deref(), Some(&b"kept"[..]));
+        assert_eq!(segs.read(last).unwrap().as_deref(), Some(&b"last"[..]));
+        assert!(after.offset < last.offset);
+        assert_eq!(
+            segs.records(kept.segment).unwrap(),
+            [(1, b"kept".to_vec()), (4, b"last".to_vec())],
+            "the failed range is one skipped frame"
+        );
     }
 }

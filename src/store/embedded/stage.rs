@@ -96,7 +96,7 @@ impl Stage {
                 o.flushing = Arc::default();
                 // Some cached orders were never written.
                 o.orders.clear();
-                Segments::retry(&mut o.tail, audit);
+                Segments::failed(&mut o.tail, &audit);
             }
             return Err(StoreError::Engine(Box::new(e)));
         }
