@@ -7,6 +7,7 @@ mod bench;
 mod cascade;
 mod cli;
 mod crash;
+mod crash_scale;
 mod disk;
 mod examples;
 mod malformed;
