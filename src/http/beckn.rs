@@ -7,6 +7,7 @@
 //! durably before answering ACK. A duplicate `(sender, action, message_id)` gets the first answer.
 
 use super::AppState;
+use super::body::BodyError;
 use super::rejection::Rejection;
 use crate::protocol::{Action, ErrorType, check_context, excerpt, parse_strict, peek_family};
 use crate::registry::{KeyRejection, Participant};
@@ -14,9 +15,8 @@ use crate::service::ack;
 use crate::signing::{HeaderRole, SignatureHeader, verify};
 use crate::store::{Accepted, Body, InboundRecord, StoredAnswer, Verification};
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderValue};
+use actix_web::http::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
-use futures_util::StreamExt as _;
 use std::sync::Arc;
 use std::time::Instant;
 use tracing::Instrument as _;
@@ -259,31 +259,16 @@ async fn handle(
 /// while reading for chunked bodies) or slower than the body timeout.
 async fn read_body(
     headers: &HeaderMap,
-    mut payload: web::Payload,
+    payload: web::Payload,
     state: &AppState,
 ) -> Result<web::Bytes, Rejection> {
-    let limit = state.max_body;
-    let declared = headers
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > limit) {
-        return Err(Rejection::TooLarge { limit });
-    }
-    let read = async {
-        let mut body = web::BytesMut::with_capacity(declared.unwrap_or(4096).min(limit));
-        while let Some(chunk) = payload.next().await {
-            let chunk = chunk.map_err(|_| Rejection::BodyUnreadable)?;
-            if body.len() + chunk.len() > limit {
-                return Err(Rejection::TooLarge { limit });
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(body.freeze())
-    };
-    tokio::time::timeout(state.body_timeout, read)
+    super::body::read(headers, payload, state.max_body, state.body_timeout)
         .await
-        .map_err(|_| Rejection::BodyTimeout)?
+        .map_err(|e| match e {
+            BodyError::TooLarge { limit } => Rejection::TooLarge { limit },
+            BodyError::Timeout => Rejection::BodyTimeout,
+            BodyError::Unreadable => Rejection::BodyUnreadable,
+        })
 }
 
 /// The parsed signature header of `role`, `None` if absent.

@@ -4,6 +4,8 @@
 //! nothing about orders themselves.
 
 mod beckn;
+pub mod body;
+mod media;
 mod ops;
 mod rejection;
 pub mod rest;
@@ -18,8 +20,11 @@ use crate::signing::ValidityPolicy;
 use crate::store::Store;
 use crate::telemetry::Metrics;
 use crate::tokens::TokenKeys;
-use actix_web::dev::Server;
+use actix_web::dev::{Server, Service as _, ServiceResponse};
+use actix_web::middleware::ErrorHandlers;
 use actix_web::{App, HttpServer, web};
+use futures_util::FutureExt as _;
+use futures_util::future::Either;
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
@@ -70,6 +75,13 @@ pub fn server(listener: TcpListener, state: AppState, limits: ServerLimits) -> s
     };
     Ok(HttpServer::new(move || {
         App::new()
+            .wrap(ErrorHandlers::new().default_handler(media::json_errors))
+            .wrap_fn(|req, srv| match media::refusal(&req) {
+                None => Either::Left(srv.call(req).map(|r| r.map(ServiceResponse::map_into_left_body))),
+                Some(answer) => Either::Right(std::future::ready(Ok(req
+                    .into_response(answer)
+                    .map_into_right_body()))),
+            })
             .app_data(state.clone())
             .route("/healthz", web::get().to(ops::healthz))
             .route("/metrics", web::get().to(ops::metrics))

@@ -10,6 +10,7 @@ mod crash;
 mod crash_scale;
 mod disk;
 mod examples;
+mod hostile;
 mod malformed;
 mod receiver;
 mod registry;

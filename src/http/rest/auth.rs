@@ -16,10 +16,14 @@ pub struct Caller {
 
 /// The caller of a REST request, from its bearer token.
 pub fn caller(req: &HttpRequest, keys: &TokenKeys) -> Result<Caller, ApiError> {
-    let value = req
-        .headers()
-        .get("authorization")
-        .ok_or_else(|| ApiError::unauthorized("missing Authorization: Bearer token"))?
+    let mut values = req.headers().get_all("authorization");
+    let value = values
+        .next()
+        .ok_or_else(|| ApiError::unauthorized("missing Authorization: Bearer token"))?;
+    if values.next().is_some() {
+        return Err(ApiError::unauthorized("more than one Authorization header"));
+    }
+    let value = value
         .to_str()
         .map_err(|_| ApiError::unauthorized("Authorization header is not ASCII"))?;
     let token = value

@@ -192,10 +192,11 @@ fn find<'o>(order: &'o Order, request_id: &str) -> Result<&'o CancelRequest, Api
 pub async fn request_cancel(
     req: HttpRequest,
     path: web::Path<String>,
-    body: web::Bytes,
+    payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let who = caller(&req, &state.tokens)?;
+    let body = super::extract::read_body(&req, payload, &state).await?;
     let body: CancelBody = parse_body(&body)?;
     let request_id = MessageId::generate().to_string();
     let action = RestAction::Request {

@@ -6,6 +6,25 @@ use crate::http::AppState;
 use crate::orchestrator::Order;
 use crate::tokens::Role;
 
+/// The largest REST request body.
+pub const MAX_REST_BODY: usize = 256 * 1024;
+
+/// Reads a REST request body: at most [`MAX_REST_BODY`], within the server's body deadline.
+pub async fn read_body(
+    req: &actix_web::HttpRequest,
+    payload: actix_web::web::Payload,
+    state: &AppState,
+) -> Result<actix_web::web::Bytes, ApiError> {
+    use crate::http::body::{BodyError, read};
+    read(req.headers(), payload, MAX_REST_BODY, state.body_timeout)
+        .await
+        .map_err(|e| match e {
+            BodyError::TooLarge { limit } => ApiError::too_large(limit),
+            BodyError::Timeout => ApiError::timeout(),
+            BodyError::Unreadable => ApiError::bad_request("the body could not be read"),
+        })
+}
+
 /// Parses a JSON request body: syntax errors are 400, well-formed but wrong data is 422.
 pub fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|e| match e.classify() {

@@ -11,8 +11,7 @@ use actix_web::web;
 
 /// Registers every REST route; the OpenAPI document lists the same operations.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.app_data(web::PayloadConfig::new(256 * 1024))
-        .route("/openapi.json", web::get().to(openapi::document))
+    cfg.route("/openapi.json", web::get().to(openapi::document))
         .route("/orders", web::post().to(orders::register))
         .route("/orders/{id}", web::get().to(orders::show))
         .route("/orders/{id}/timeline", web::get().to(orders::timeline))

@@ -238,10 +238,11 @@ impl RegisterOrder {
     security(("bearer" = [])))]
 pub async fn register(
     req: HttpRequest,
-    body: web::Bytes,
+    payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let who = caller(&req, &state.tokens)?;
+    let body = super::extract::read_body(&req, payload, &state).await?;
     if who.role != Role::Platform {
         return Err(ApiError::forbidden("only the platform registers orders"));
     }
