@@ -156,6 +156,10 @@ pub struct ServerSettings {
     pub client_request_timeout_ms: u64,
     /// Time a client has to send its whole body.
     pub body_timeout_ms: u64,
+    /// How long an idle keep-alive connection is kept open.
+    pub keep_alive_secs: u64,
+    /// Open connections per worker; past it, new connections wait to be accepted.
+    pub max_connections: usize,
 }
 
 impl Default for ServerSettings {
@@ -166,6 +170,8 @@ impl Default for ServerSettings {
             max_body_bytes: 1 << 20,
             client_request_timeout_ms: 5_000,
             body_timeout_ms: 10_000,
+            keep_alive_secs: 30,
+            max_connections: 10_000,
         }
     }
 }

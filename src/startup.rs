@@ -132,6 +132,8 @@ impl Application {
         let limits = ServerLimits {
             workers: settings.server.workers,
             client_request_timeout: Duration::from_millis(settings.server.client_request_timeout_ms),
+            keep_alive: Duration::from_secs(settings.server.keep_alive_secs),
+            max_connections: settings.server.max_connections,
         };
         let server = crate::http::server(listener, state, limits).map_err(listen_error)?;
         Ok(Self {

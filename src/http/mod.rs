@@ -64,6 +64,10 @@ pub struct ServerLimits {
     pub workers: usize,
     /// Time a client has to send the request head.
     pub client_request_timeout: Duration,
+    /// How long an idle keep-alive connection stays open.
+    pub keep_alive: Duration,
+    /// Open connections per worker.
+    pub max_connections: usize,
 }
 
 /// Binds the routes to `listener`; the returned server runs when awaited.
@@ -91,6 +95,8 @@ pub fn server(listener: TcpListener, state: AppState, limits: ServerLimits) -> s
     })
     .workers(workers)
     .client_request_timeout(limits.client_request_timeout)
+    .keep_alive(limits.keep_alive)
+    .max_connections(limits.max_connections.max(1))
     .shutdown_timeout(5)
     .listen(listener)?
     .run())

@@ -11,6 +11,7 @@ mod crash_scale;
 mod disk;
 mod examples;
 mod hostile;
+mod limits;
 mod malformed;
 mod receiver;
 mod registry;

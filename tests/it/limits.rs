@@ -1,0 +1,127 @@
+//! The server's limits, each set in `[server]` and checked on a socket: the body size, the
+//! deadlines for the head and the body, the idle keep-alive and the connections per worker.
+
+use ondc_gateway::replay::harness::Harness;
+use ondc_gateway::signing::PrivateKey;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpStream;
+
+async fn gateway(server: &str) -> Harness {
+    let settings = format!(
+        "subscriber_id = \"bnp.limits.local\"\nunique_key_id = \"k\"\nsigning_private_key = \"{}\"\n\
+         subscriber_url = \"http://127.0.0.1:0\"\n[server]\n{server}\n[rest]\ntoken_secret = \"{}\"\n",
+        PrivateKey::generate().to_base64_keypair(),
+        crate::app::TOKEN_SECRET
+    );
+    Harness::start(&settings, &[], None).await.unwrap()
+}
+
+async fn connect(gw: &Harness) -> TcpStream {
+    TcpStream::connect(gw.url().strip_prefix("http://").unwrap())
+        .await
+        .unwrap()
+}
+
+/// Everything the server sends until it closes, or until `within` passes (`None`).
+async fn read_all(s: &mut TcpStream, within: Duration) -> Option<String> {
+    let mut out = vec![];
+    let read = async {
+        let mut buf = [0u8; 4096];
+        loop {
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+            }
+        }
+    };
+    tokio::time::timeout(within, read).await.ok()?;
+    Some(String::from_utf8_lossy(&out).into_owned())
+}
+
+#[tokio::test]
+async fn the_body_size_and_the_deadlines_for_head_and_body_are_the_configured_ones() {
+    let gw = gateway("max_body_bytes = 1000\nclient_request_timeout_ms = 400\nbody_timeout_ms = 400").await;
+
+    let mut s = connect(&gw).await;
+    s.write_all(b"POST /on_cancel HTTP/1.1\r\nHost: x\r\nContent-Length: 1001\r\n\r\n")
+        .await
+        .unwrap();
+    let answer = read_all(&mut s, Duration::from_secs(3)).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("\"NACK\""), "{answer}");
+
+    // A head that never ends: cut off at the head deadline.
+    let started = Instant::now();
+    let mut s = connect(&gw).await;
+    s.write_all(b"POST /on_cancel HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let answer = read_all(&mut s, Duration::from_secs(3))
+        .await
+        .expect("closed in time");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // A body that stalls: refused at the body deadline with a NACK.
+    let started = Instant::now();
+    let mut s = connect(&gw).await;
+    s.write_all(b"POST /on_cancel HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"context\"")
+        .await
+        .unwrap();
+    let answer = read_all(&mut s, Duration::from_secs(3))
+        .await
+        .expect("answered in time");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("\"NACK\""), "{answer}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn an_idle_keep_alive_connection_is_closed_after_the_configured_time() {
+    let gw = gateway("keep_alive_secs = 1").await;
+    let mut s = connect(&gw).await;
+    let started = Instant::now();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    // The answer, then the server closes the idle connection about a second later.
+    let answer = read_all(&mut s, Duration::from_secs(5))
+        .await
+        .expect("closed within 5 s");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let idle = started.elapsed();
+    assert!(
+        idle >= Duration::from_millis(800) && idle < Duration::from_secs(4),
+        "closed after {idle:?}"
+    );
+}
+
+#[tokio::test]
+async fn connections_past_the_limit_wait_until_one_closes() {
+    let gw = gateway("workers = 1\nmax_connections = 2").await;
+    let held = [connect(&gw).await, connect(&gw).await];
+    // Both held connections are accepted (they answer); the third is not served meanwhile.
+    let mut third = connect(&gw).await;
+    third
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    assert!(
+        read_all(&mut third, Duration::from_millis(500)).await.is_none(),
+        "a third connection was served while two were open"
+    );
+    drop(held);
+    let answer = read_all(&mut third, Duration::from_secs(5))
+        .await
+        .expect("served once one closed");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
