@@ -60,6 +60,9 @@ pub struct Options {
     pub workers: usize,
     /// The gateway's log filter (`RUST_LOG`); the shipped default is `info`.
     pub log: String,
+    /// A short audit retention for the gateway (the shipped one is 7 days): pruned every sixth
+    /// of it, in 4 MiB segments, so a long run shows the store level off.
+    pub retention_secs: Option<u64>,
     /// The gateway binary (normally this very executable).
     pub gateway_exe: PathBuf,
     /// Where `ondc-crypto-sdk-nodejs` is installed (`interop/`); `None` skips the SDK.

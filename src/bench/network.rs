@@ -116,10 +116,20 @@ impl Network {
         let gateway_id = "bench-gateway.local".to_owned();
         let config = dir.path().join("gateway.toml");
         // Everything else (durability, schemas, limits, outbox, deadlines) is the shipped default.
+        let retention = options
+            .retention_secs
+            .map(|s| {
+                format!(
+                    "audit_retention_secs = {s}\nprune_interval_secs = {}\naudit_segment_bytes = {}\n",
+                    (s / 6).max(1),
+                    4 << 20
+                )
+            })
+            .unwrap_or_default();
         let toml = format!(
             "subscriber_id = \"{gateway_id}\"\nunique_key_id = \"bench-1\"\nsigning_private_key = \"{}\"\n\
              subscriber_url = \"http://127.0.0.1:{port}\"\n[server]\nbind = \"127.0.0.1:{port}\"\nworkers = {}\n\
-             [store]\npath = \"{}\"\n[registry]\nfile = \"{}\"\n[rest]\ntoken_secret = \"{secret}\"\n",
+             [store]\npath = \"{}\"\n{retention}[registry]\nfile = \"{}\"\n[rest]\ntoken_secret = \"{secret}\"\n",
             gateway_key.to_base64_keypair(),
             options.workers,
             dir.path().join("data").display(),

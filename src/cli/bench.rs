@@ -34,6 +34,10 @@ pub struct BenchArgs {
     /// The gateway's log filter (RUST_LOG); `info` is the shipped default.
     #[arg(long, default_value = "info")]
     pub log: String,
+    /// Give the gateway this audit retention (seconds) instead of the shipped 7 days, pruned
+    /// every sixth of it in 4 MiB segments (for soak runs).
+    #[arg(long)]
+    pub retention_secs: Option<u64>,
     /// Where ONDC's Node SDK is installed.
     #[arg(long, default_value = "interop")]
     pub sdk_dir: PathBuf,
@@ -60,6 +64,7 @@ pub fn bench(args: BenchArgs) -> ExitCode {
         rate: args.rate,
         workers: args.workers,
         log: args.log,
+        retention_secs: args.retention_secs,
         gateway_exe,
         sdk_dir: (!args.no_sdk).then_some(args.sdk_dir),
     };

@@ -22,10 +22,16 @@ pub enum LookupError {
     /// The registry answered with an HTTP error status.
     #[error("registry answered HTTP {0}")]
     Status(u16),
+    /// The answer is longer than [`MAX_ANSWER_BYTES`]: not read further.
+    #[error("registry answer is over {MAX_ANSWER_BYTES} bytes")]
+    TooLarge,
     /// The answer is not a JSON array.
     #[error("registry answer is not a JSON array")]
     NotArray(#[source] serde_json::Error),
 }
+
+/// The most of a `/lookup` answer read (a few records are a few KiB).
+pub const MAX_ANSWER_BYTES: usize = 1 << 20;
 
 /// Asks one registry URL.
 #[derive(Debug, Clone)]
@@ -69,7 +75,20 @@ impl LookupClient {
         if !response.status().is_success() {
             return Err(LookupError::Status(response.status().as_u16()));
         }
-        let bytes = response.bytes().await.map_err(request_failed)?;
+        if response
+            .content_length()
+            .is_some_and(|n| n > MAX_ANSWER_BYTES as u64)
+        {
+            return Err(LookupError::TooLarge);
+        }
+        let mut response = response;
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(request_failed)? {
+            if bytes.len() + chunk.len() > MAX_ANSWER_BYTES {
+                return Err(LookupError::TooLarge);
+            }
+            bytes.extend_from_slice(&chunk);
+        }
         let items: Vec<serde_json::Value> = serde_json::from_slice(&bytes).map_err(LookupError::NotArray)?;
         Ok(items
             .into_iter()

@@ -13,6 +13,7 @@ mod examples;
 mod hostile;
 mod limits;
 mod malformed;
+mod peers;
 mod receiver;
 mod registry;
 mod replay;
