@@ -117,6 +117,9 @@ pub struct OutboxSettings {
     pub max_backoff_ms: u64,
     /// Time a counterpart has to answer one attempt.
     pub request_timeout_ms: u64,
+    /// Messages waiting to be delivered past which new work is refused (503) until the
+    /// counterparts catch up.
+    pub max_pending: u64,
 }
 
 impl Default for OutboxSettings {
@@ -127,6 +130,7 @@ impl Default for OutboxSettings {
             initial_backoff_ms: 500,
             max_backoff_ms: 60_000,
             request_timeout_ms: 10_000,
+            max_pending: 100_000,
         }
     }
 }

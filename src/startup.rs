@@ -84,14 +84,17 @@ impl Application {
             subscriber_id: settings.subscriber_id.clone(),
             subscriber_url: settings.subscriber_url.clone(),
         };
-        let service = Arc::new(Service::new(
-            store.clone(),
-            identity,
-            settings.rest.webhook_url.clone(),
-            clock.clone(),
-            wake.clone(),
-            settings.deadlines.deadlines(),
-        ));
+        let service = Arc::new(
+            Service::new(
+                store.clone(),
+                identity,
+                settings.rest.webhook_url.clone(),
+                clock.clone(),
+                wake.clone(),
+                settings.deadlines.deadlines(),
+            )
+            .with_max_pending(settings.outbox.max_pending),
+        );
         let client = OutboundClient::new(
             settings.signer(),
             settings.signing.ttl_secs,

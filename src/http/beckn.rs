@@ -214,6 +214,13 @@ async fn handle(
         ));
     }
 
+    // Back-pressure: while the outbox is full, nothing new is taken (and nothing stored, so the
+    // peer's retry later is taken as new).
+    if state.service.outbox_full() {
+        return Err(Rejection::StoreUnavailable(
+            "the outbox is full (outbox.max_pending)".into(),
+        ));
+    }
     let record = InboundRecord {
         sender: context.sender().clone(),
         action,

@@ -29,6 +29,7 @@ pub struct Service {
     clock: Arc<dyn Clock>,
     wake: Arc<Notify>,
     deadlines: Deadlines,
+    max_pending: u64,
 }
 
 impl std::fmt::Debug for Service {
@@ -77,7 +78,19 @@ impl Service {
             clock,
             wake,
             deadlines,
+            max_pending: u64::MAX,
         }
+    }
+
+    /// Refuses new work while `max` messages or more wait to be delivered.
+    pub fn with_max_pending(mut self, max: u64) -> Self {
+        self.max_pending = max;
+        self
+    }
+
+    /// Whether the outbox is full: the doors answer 503 instead of taking new work.
+    pub fn outbox_full(&self) -> bool {
+        self.store.pending_outbox() >= self.max_pending
     }
 
     /// The store, for reads.

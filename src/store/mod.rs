@@ -374,6 +374,9 @@ pub trait Store: Send + Sync + 'static {
     /// Pending outbox entries due at `now`, oldest first.
     async fn due_outbox(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<OutboxEntry>, StoreError>;
 
+    /// How many outbox entries wait to be delivered (pending), as of the last change.
+    fn pending_outbox(&self) -> u64;
+
     /// The earliest `next_attempt_at` of any pending entry.
     async fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
 

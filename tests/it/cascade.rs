@@ -38,7 +38,7 @@ fn retail_context(action: &str, message_id: Option<&str>) -> Value {
 
 /// The LSP's unsolicited `/on_cancel` starting RTO (logistics 1.2.5 shape: forward `RTO`,
 /// `rto_event` tags, RTO fulfillment `RTO-Initiated`, RTO charges in the quote).
-fn lsp_cancels_with_rto(reason: &str, charges: &str) -> Value {
+pub(crate) fn lsp_cancels_with_rto(reason: &str, charges: &str) -> Value {
     json!({
         "context": logistics_context("on_cancel", None),
         "message": {"order": {

@@ -41,7 +41,7 @@ async fn read_all(s: &mut TcpStream, within: Duration) -> Option<String> {
 
 #[tokio::test]
 async fn the_body_size_and_the_deadlines_for_head_and_body_are_the_configured_ones() {
-    let gw = gateway("max_body_bytes = 1000\nclient_request_timeout_ms = 400\nbody_timeout_ms = 400").await;
+    let gw = gateway("max_body_bytes = 1000\nclient_request_timeout_ms = 800\nbody_timeout_ms = 300").await;
 
     let mut s = connect(&gw).await;
     s.write_all(b"POST /on_cancel HTTP/1.1\r\nHost: x\r\nContent-Length: 1001\r\n\r\n")
@@ -124,4 +124,70 @@ async fn connections_past_the_limit_wait_until_one_closes() {
         .await
         .expect("served once one closed");
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_outbox_refuses_new_work_with_503_until_it_drains() {
+    use crate::app::{Options, Parties, on_cancel, order_body, spawn_app_with};
+    use ondc_gateway::replay::counterpart::Counterpart;
+    // The seller is down: the cascade's /cancel waits in the outbox, which holds one message.
+    let parties = Parties::new();
+    let lsp = Counterpart::start(parties.gateway.key.public_key()).unwrap();
+    let app = spawn_app_with(Options {
+        extra_toml:
+            "[outbox]\nmax_pending = 1\ninitial_backoff_ms = 50\nmax_backoff_ms = 100\nmax_attempts = 1000\n"
+                .into(),
+        urls: vec![
+            ("seller.test.local", "http://127.0.0.1:9".to_owned()),
+            ("lsp.test.local", lsp.url().to_owned()),
+        ],
+        parties: Some(parties),
+        ..Options::default()
+    })
+    .await;
+    app.register(order_body(
+        "seller.test.local",
+        Some("lsp.test.local"),
+        "Order-picked-up",
+    ))
+    .await;
+    let lsp_cancel = crate::cascade::lsp_cancels_with_rto("103", "50.00");
+    let body = serde_json::to_vec(&lsp_cancel).unwrap();
+    let answer = app.post_signed("on_cancel", &app.parties.lsp, &body).await;
+    assert_eq!(answer.status, 200, "{}", answer.raw);
+    assert_eq!(app.store().pending_outbox(), 1);
+
+    // Full: any new message is refused, not stored, so its retry is taken as new later.
+    let other = serde_json::to_vec(&on_cancel("seller.test.local")).unwrap();
+    let refused = app.post_signed("on_cancel", &app.parties.seller, &other).await;
+    assert_eq!(refused.status, 503, "{}", refused.raw);
+    assert_eq!(refused.nack_code(), Some("23001"));
+    let audited = app.audit().await.len();
+
+    // Restarted with the seller reachable: the /cancel is delivered and the outbox drains.
+    let seller = Counterpart::start(app.parties.gateway.key.public_key()).unwrap();
+    let (dir, parties) = app.stop().await;
+    let app = spawn_app_with(Options {
+        extra_toml:
+            "[outbox]\nmax_pending = 1\ninitial_backoff_ms = 50\nmax_backoff_ms = 100\nmax_attempts = 1000\n"
+                .into(),
+        urls: vec![
+            ("seller.test.local", seller.url().to_owned()),
+            ("lsp.test.local", lsp.url().to_owned()),
+        ],
+        parties: Some(parties),
+        dir: Some(dir),
+        ..Options::default()
+    })
+    .await;
+    seller.wait_for("cancel", 1).await.unwrap();
+    app.wait_first_out("O1", "delivered").await;
+    assert_eq!(app.store().pending_outbox(), 0, "drained");
+    let taken = app.post_signed("on_cancel", &app.parties.seller, &other).await;
+    assert_eq!(taken.status, 200, "{}", taken.raw);
+    assert_eq!(
+        app.audit().await.len(),
+        audited + 1,
+        "the refused message was not stored before"
+    );
 }

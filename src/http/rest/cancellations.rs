@@ -155,6 +155,9 @@ async fn apply(
     who: &Caller,
     action: RestAction<'_>,
 ) -> Result<Order, ApiError> {
+    if state.service.outbox_full() {
+        return Err(ApiError::busy());
+    }
     Ok(state
         .service
         .act(order_id, actor(who), action)

@@ -53,6 +53,15 @@ impl ApiError {
         Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
     }
 
+    /// 503: the outbox is full; retry later.
+    pub fn busy() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "too many messages wait to be delivered; retry later",
+        )
+    }
+
     /// 413: the body is over `limit` bytes.
     pub fn too_large(limit: usize) -> Self {
         Self::new(

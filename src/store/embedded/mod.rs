@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use stage::{Change, Stage};
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A line of the order log: which audit record or outbox entry it refers to.
 #[derive(Serialize, Deserialize)]
@@ -55,6 +56,8 @@ pub struct SledStore {
     tree: sled::Tree,
     stage: Arc<Stage>,
     commit: Arc<GroupCommit>,
+    /// Pending outbox entries (the due index's size), kept with each change.
+    pending: AtomicU64,
 }
 
 impl std::fmt::Debug for SledStore {
@@ -91,11 +94,13 @@ impl SledStore {
             flush_db.flush().map_err(std::io::Error::from)?;
             log.sync_data()
         });
+        let pending = tree.scan_prefix([keys::DUE]).count() as u64;
         Ok(Self {
             db,
             tree,
             stage,
             commit,
+            pending: AtomicU64::new(pending),
         })
     }
 
@@ -131,6 +136,8 @@ impl SledStore {
                 encode(r)?,
             );
         }
+        self.pending
+            .fetch_add(effect.outbox.len() as u64, Ordering::Relaxed);
         Ok(())
     }
 
@@ -315,6 +322,10 @@ impl Store for SledStore {
         Ok(due)
     }
 
+    fn pending_outbox(&self) -> u64 {
+        self.pending.load(Ordering::Relaxed)
+    }
+
     async fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         Ok(match self.tree.scan_prefix([keys::DUE]).next() {
             Some(item) => keys::due_parts(&item.map_err(engine)?.0).map(|(at, _)| at),
@@ -327,13 +338,31 @@ impl Store for SledStore {
         {
             let mut c = self.stage.change()?;
             let key = keys::key(keys::OUTBOX, &[id]);
-            if let Some(old) = c.get(&key)? {
-                let old: OutboxEntry = decode(&old)?;
-                c.remove(keys::due(old.next_attempt_at, id))?;
-            }
+            let was_pending = match c.get(&key)? {
+                Some(old) => {
+                    let old: OutboxEntry = decode(&old)?;
+                    c.remove(keys::due(old.next_attempt_at, id))?;
+                    old.status == DeliveryStatus::Pending
+                }
+                None => false,
+            };
             c.put(key, encode(entry)?);
-            if entry.status == DeliveryStatus::Pending {
+            let is_pending = entry.status == DeliveryStatus::Pending;
+            if is_pending {
                 c.put(keys::due(entry.next_attempt_at, id), vec![]);
+            }
+            match (was_pending, is_pending) {
+                (true, false) => {
+                    let _ = self
+                        .pending
+                        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                            Some(n.saturating_sub(1))
+                        });
+                }
+                (false, true) => {
+                    self.pending.fetch_add(1, Ordering::Relaxed);
+                }
+                _ => {}
             }
         }
         self.durable().await
@@ -363,6 +392,7 @@ impl Store for SledStore {
                         entry.next_attempt_at = Utc::now();
                         c.put(key, encode(&entry)?);
                         c.put(keys::due(entry.next_attempt_at, id), vec![]);
+                        self.pending.fetch_add(1, Ordering::Relaxed);
                         Ok(entry)
                     }
                 }
