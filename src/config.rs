@@ -200,6 +200,10 @@ pub struct StoreSettings {
     /// Size at which the embedded store starts a new audit segment file (retention removes
     /// whole segments).
     pub audit_segment_bytes: u64,
+    /// Timeline lines kept per order (the newest; the messages stay in the audit).
+    pub max_timeline_per_order: u64,
+    /// Notifications kept per user (the newest).
+    pub max_notifications_per_user: u64,
 }
 
 impl Default for StoreSettings {
@@ -209,6 +213,8 @@ impl Default for StoreSettings {
             audit_retention_secs: 7 * 24 * 3600,
             prune_interval_secs: 60,
             audit_segment_bytes: 64 << 20,
+            max_timeline_per_order: 10_000,
+            max_notifications_per_user: 1_000,
         }
     }
 }

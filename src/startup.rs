@@ -70,12 +70,17 @@ impl Application {
     /// Opens the store, loads the registry and schemas, and binds the listener.
     pub async fn build(settings: &Settings, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
         let store: Arc<dyn Store> = Arc::new(
-            SledStore::open_with(&settings.store.path, settings.store.audit_segment_bytes).map_err(
-                |source| StartError::Store {
+            SledStore::open_with(&settings.store.path, settings.store.audit_segment_bytes)
+                .map(|s| {
+                    s.with_bounds(crate::store::Bounds {
+                        timeline_per_order: settings.store.max_timeline_per_order.max(1),
+                        notifications_per_user: settings.store.max_notifications_per_user.max(1),
+                    })
+                })
+                .map_err(|source| StartError::Store {
                     path: settings.store.path.clone(),
                     source,
-                },
-            )?,
+                })?,
         );
         let registry = Arc::new(Registry::new(&settings.registry, store.clone(), clock.clone()).await?);
         let metrics = Arc::new(Metrics::new()?);

@@ -8,7 +8,7 @@
 mod embedded;
 mod group_commit;
 
-pub use embedded::SledStore;
+pub use embedded::{Bounds, SledStore};
 pub use group_commit::DurableError;
 
 use crate::orchestrator::{Leg, Order, Refusal, Timer};

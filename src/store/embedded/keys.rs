@@ -24,6 +24,8 @@ pub const NOTE: u8 = b'n';
 pub const TIMER: u8 = b't';
 /// Registry cache: `REGISTRY` + key → opaque bytes.
 pub const REGISTRY: u8 = b'r';
+/// Counts: `COUNT` + the counted prefix + owner → how many `counted` keys the owner has (8 bytes).
+pub const COUNT: u8 = b'c';
 
 /// `prefix` followed by `parts`.
 pub fn key(prefix: u8, parts: &[&[u8]]) -> Vec<u8> {
@@ -53,6 +55,11 @@ pub fn counted(prefix: u8, owner: &str, counter: u64) -> Vec<u8> {
 /// The prefix of every `counted` key of `owner`.
 pub fn counted_prefix(prefix: u8, owner: &str) -> Vec<u8> {
     key(prefix, &[owner.as_bytes(), &[0]])
+}
+
+/// The count key of `owner`'s `counted` keys under `prefix`.
+pub fn count(prefix: u8, owner: &str) -> Vec<u8> {
+    key(COUNT, &[&[prefix], owner.as_bytes()])
 }
 
 /// A timer key: due time (milliseconds, big-endian, so timers sort in due order), order id,

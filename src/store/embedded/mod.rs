@@ -58,6 +58,26 @@ pub struct SledStore {
     commit: Arc<GroupCommit>,
     /// Pending outbox entries (the due index's size), kept with each change.
     pending: AtomicU64,
+    /// How many timeline lines an order keeps, and notifications a user.
+    bounds: Bounds,
+}
+
+/// How much of what grows with traffic is kept: the newest this many, the oldest dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bounds {
+    /// Timeline lines per order (the messages themselves stay in the audit and the outbox).
+    pub timeline_per_order: u64,
+    /// Notifications per user.
+    pub notifications_per_user: u64,
+}
+
+impl Default for Bounds {
+    fn default() -> Self {
+        Self {
+            timeline_per_order: 10_000,
+            notifications_per_user: 1_000,
+        }
+    }
 }
 
 impl std::fmt::Debug for SledStore {
@@ -101,7 +121,40 @@ impl SledStore {
             stage,
             commit,
             pending: AtomicU64::new(pending),
+            bounds: Bounds::default(),
         })
+    }
+
+    /// Keeps at most `bounds` of timeline lines and notifications.
+    pub fn with_bounds(mut self, bounds: Bounds) -> Self {
+        self.bounds = bounds;
+        self
+    }
+
+    /// Adds a `counted` entry for `owner`; past `max` entries, the oldest goes.
+    fn append_bounded(
+        &self,
+        c: &mut Change<'_>,
+        prefix: u8,
+        owner: &str,
+        value: Vec<u8>,
+        max: u64,
+    ) -> Result<(), StoreError> {
+        let count_key = keys::count(prefix, owner);
+        let count = c
+            .get(&count_key)?
+            .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
+            .map_or(0, u64::from_be_bytes);
+        c.put(keys::counted(prefix, owner, self.next_id()?), value);
+        let mut count = count + 1;
+        if count > max
+            && let Some(oldest) = c.first_live(&keys::counted_prefix(prefix, owner))?
+        {
+            c.delete(oldest);
+            count -= 1;
+        }
+        c.put(count_key, count.to_be_bytes().to_vec());
+        Ok(())
     }
 
     async fn durable(&self) -> Result<(), StoreError> {
@@ -118,7 +171,13 @@ impl SledStore {
             c.put(keys::timer(timer), encode(timer)?);
         }
         for n in &effect.notifications {
-            c.put(keys::counted(keys::NOTE, &n.user_id, self.next_id()?), encode(n)?);
+            self.append_bounded(
+                c,
+                keys::NOTE,
+                &n.user_id,
+                encode(n)?,
+                self.bounds.notifications_per_user,
+            )?;
         }
         c.put_order(
             keys::key(keys::ORDER, &[effect.order.id.as_bytes()]),
@@ -131,10 +190,13 @@ impl SledStore {
             let r = LogRef::Out {
                 message_id: entry.message_id.to_string(),
             };
-            c.put(
-                keys::counted(keys::LOG, &entry.order_id, self.next_id()?),
+            self.append_bounded(
+                c,
+                keys::LOG,
+                &entry.order_id,
                 encode(r)?,
-            );
+                self.bounds.timeline_per_order,
+            )?;
         }
         self.pending
             .fetch_add(effect.outbox.len() as u64, Ordering::Relaxed);
@@ -228,10 +290,13 @@ impl Store for SledStore {
                     })?,
                 );
                 if let Some(order) = &order {
-                    c.put(
-                        keys::counted(keys::LOG, &order.id, self.next_id()?),
+                    self.append_bounded(
+                        &mut c,
+                        keys::LOG,
+                        &order.id,
                         encode(LogRef::In { seq })?,
-                    );
+                        self.bounds.timeline_per_order,
+                    )?;
                 }
                 if let Some(effect) = &decision.effect {
                     self.write_effect(&mut c, effect)?;

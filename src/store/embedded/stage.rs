@@ -163,6 +163,37 @@ impl Change<'_> {
         orders.insert(key, order);
     }
 
+    /// The first (smallest) key under `prefix` that has a value: in sled, in the writes being
+    /// flushed, or staged.
+    pub fn first_live(&self, prefix: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let removed = |k: &[u8]| {
+            matches!(self.overlay.staged.get(k), Some(None))
+                || (!self.overlay.staged.contains_key(k)
+                    && matches!(self.overlay.flushing.get(k), Some(None)))
+        };
+        let mut first: Option<Vec<u8>> = None;
+        for item in self.tree.scan_prefix(prefix) {
+            let (k, _) = item.map_err(engine)?;
+            if !removed(&k) {
+                first = Some(k.to_vec());
+                break;
+            }
+        }
+        let written = self
+            .overlay
+            .staged
+            .iter()
+            .chain(self.overlay.flushing.iter())
+            .filter(|(k, v)| v.is_some() && k.starts_with(prefix) && !removed(k))
+            .map(|(k, _)| k);
+        for k in written {
+            if first.as_ref().is_none_or(|f| k < f) {
+                first = Some(k.clone());
+            }
+        }
+        Ok(first)
+    }
+
     /// Whether `key` has a value.
     pub fn contains(&self, key: &[u8]) -> Result<bool, StoreError> {
         if let Some(v) = self.overlay.staged.get(key) {

@@ -342,3 +342,75 @@ async fn pruning_removes_whole_past_segments_with_their_dedupe_entries() {
     let kept = store.inbound_after(0, 10).await.unwrap();
     assert_eq!(kept.len(), 1, "the copy after pruning survives a restart");
 }
+
+#[tokio::test]
+async fn an_order_keeps_its_newest_timeline_lines_and_a_user_its_newest_notifications() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path())
+        .unwrap()
+        .with_bounds(crate::store::Bounds {
+            timeline_per_order: 3,
+            notifications_per_user: 2,
+        });
+    assert!(store.insert_order(&Order::sample("O1")).await.unwrap());
+    let at = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+    let entry = |id: String| OutboxEntry {
+        message_id: crate::protocol::MessageId::parse(&id).unwrap(),
+        order_id: "O1".into(),
+        action: "cancel".into(),
+        destination: crate::store::Destination::Webhook,
+        url: "http://127.0.0.1:9/".into(),
+        body: "{}".into(),
+        status: DeliveryStatus::Delivered,
+        attempts: 1,
+        next_attempt_at: at,
+        last_error: None,
+        created_at: at,
+        delivered_at: None,
+    };
+    let note = |n: usize| Notification {
+        id: format!("N{n}"),
+        user_id: "U1".into(),
+        order_id: "O1".into(),
+        kind: "k".into(),
+        request_id: None,
+        message: format!("note {n}"),
+        at,
+    };
+    // Five lines and four notifications in one change, then two more of each in another.
+    let first = |o: &Order| {
+        Ok(Effect {
+            outbox: (1..=5).map(|i| entry(format!("M{i}"))).collect(),
+            notifications: (1..=4).map(note).collect(),
+            ..Effect::unchanged(o)
+        })
+    };
+    store.update_order("O1", &first).await.unwrap().unwrap();
+    let second = |o: &Order| {
+        Ok(Effect {
+            outbox: (6..=7).map(|i| entry(format!("M{i}"))).collect(),
+            notifications: (5..=6).map(note).collect(),
+            ..Effect::unchanged(o)
+        })
+    };
+    store.update_order("O1", &second).await.unwrap().unwrap();
+    let lines: Vec<String> = store
+        .timeline("O1")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| match l {
+            TimelineItem::Out { entry } => entry.message_id.to_string(),
+            TimelineItem::In { seq, .. } => seq.to_string(),
+        })
+        .collect();
+    assert_eq!(lines, ["M5", "M6", "M7"]);
+    let notes: Vec<String> = store
+        .notifications("U1")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|n| n.id)
+        .collect();
+    assert_eq!(notes, ["N5", "N6"]);
+}
