@@ -31,6 +31,11 @@ fn is_json(value: &HeaderValue) -> bool {
 
 /// A refusal of what the request says about its body, if any.
 pub fn refusal(req: &ServiceRequest) -> Option<HttpResponse> {
+    use actix_web::http::Method;
+    // Only a request that carries a body says what its body is.
+    if ![Method::POST, Method::PUT, Method::PATCH].contains(req.method()) {
+        return None;
+    }
     let headers = req.headers();
     let problem = if let Some(ct) = headers.get(CONTENT_TYPE).filter(|v| !is_json(v)) {
         format!(

@@ -191,3 +191,27 @@ async fn a_full_outbox_refuses_new_work_with_503_until_it_drains() {
         "the refused message was not stored before"
     );
 }
+
+#[tokio::test]
+async fn only_a_request_with_a_body_is_held_to_json() {
+    let gw = gateway("").await;
+    let http = reqwest::Client::new();
+    let get = http
+        .get(format!("{}/healthz", gw.url()))
+        .header("content-type", "text/plain")
+        .header("content-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(get.status(), 200);
+    let post = http
+        .post(format!("{}/on_cancel", gw.url()))
+        .header("content-type", "text/plain")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(post.status(), 415);
+    let body: serde_json::Value = post.json().await.unwrap();
+    assert_eq!(body["message"]["ack"]["status"], "NACK");
+}
