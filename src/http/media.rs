@@ -8,6 +8,7 @@
 //! body in the shape of its door: a Beckn NACK, or the REST `{"error": …}`.
 
 use crate::protocol::{ErrorType, NackError, nack_body};
+use actix_web::HttpMessage as _;
 use actix_web::body::{BoxBody, EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
@@ -105,4 +106,51 @@ pub fn json_errors<B: MessageBody + 'static>(
     let res: ServiceResponse<EitherBody<B, BoxBody>> =
         ServiceResponse::new(req, answer).map_into_right_body();
     Ok(ErrorHandlerResponse::Response(res))
+}
+
+/// The `Expect: 100-continue` step: a body announced over its door's limit is refused with 413
+/// and a JSON body before the client is told to send it; anything else goes on.
+pub fn expect(req: actix_http::Request, max_body: usize) -> Result<actix_http::Request, ExpectRefused> {
+    let rest = req.path().starts_with("/api/");
+    let limit = if rest {
+        crate::http::rest::MAX_REST_BODY
+    } else {
+        max_body
+    };
+    let announced = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    match announced {
+        Some(n) if n > limit as u64 => Err(ExpectRefused { rest, limit }),
+        _ => Ok(req),
+    }
+}
+
+/// A body announced over the limit, refused at `Expect: 100-continue`.
+#[derive(Debug)]
+pub struct ExpectRefused {
+    rest: bool,
+    limit: usize,
+}
+
+impl From<ExpectRefused> for actix_http::Response<BoxBody> {
+    fn from(e: ExpectRefused) -> Self {
+        let message = format!("the body is over {} bytes", e.limit);
+        let body = if e.rest {
+            json!({"error": {"code": "too_large", "message": message}}).to_string()
+        } else {
+            nack_body(&NackError {
+                kind: ErrorType::Core,
+                code: "10000",
+                message,
+                path: None,
+            })
+        };
+        let mut res = actix_http::Response::with_body(StatusCode::PAYLOAD_TOO_LARGE, BoxBody::new(body));
+        res.headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        res
+    }
 }

@@ -20,9 +20,12 @@ use crate::signing::ValidityPolicy;
 use crate::store::Store;
 use crate::telemetry::Metrics;
 use crate::tokens::TokenKeys;
+use actix_http::HttpService;
+use actix_service::{IntoServiceFactory as _, ServiceFactoryExt as _, fn_service, map_config};
+use actix_web::dev::AppConfig;
 use actix_web::dev::{Server, Service as _, ServiceResponse};
 use actix_web::middleware::ErrorHandlers;
-use actix_web::{App, HttpServer, web};
+use actix_web::{App, web};
 use futures_util::FutureExt as _;
 use futures_util::future::Either;
 use std::net::TcpListener;
@@ -71,33 +74,48 @@ pub struct ServerLimits {
 }
 
 /// Binds the routes to `listener`; the returned server runs when awaited.
+///
+/// Built from actix-server and actix-http directly rather than with `HttpServer`, which offers
+/// no way to answer `Expect: 100-continue` ourselves: here a body announced over the limit is
+/// refused with 413 (`media::expect`) before `100 Continue` would invite the client to send it.
 pub fn server(listener: TcpListener, state: AppState, limits: ServerLimits) -> std::io::Result<Server> {
     let state = web::Data::new(state);
     let workers = match limits.workers {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
     };
-    Ok(HttpServer::new(move || {
-        App::new()
-            .wrap(ErrorHandlers::new().default_handler(media::json_errors))
-            .wrap_fn(|req, srv| match media::refusal(&req) {
-                None => Either::Left(srv.call(req).map(|r| r.map(ServiceResponse::map_into_left_body))),
-                Some(answer) => Either::Right(std::future::ready(Ok(req
-                    .into_response(answer)
-                    .map_into_right_body()))),
-            })
-            .app_data(state.clone())
-            .route("/healthz", web::get().to(ops::healthz))
-            .route("/metrics", web::get().to(ops::metrics))
-            .service(web::scope("/api/v1").configure(rest::routes))
-            .route("/{action}", web::post().to(beckn::receive))
-            .default_service(web::to(ops::not_found))
-    })
-    .workers(workers)
-    .client_request_timeout(limits.client_request_timeout)
-    .keep_alive(limits.keep_alive)
-    .max_connections(limits.max_connections.max(1))
-    .shutdown_timeout(5)
-    .listen(listener)?
-    .run())
+    let max_body = state.max_body;
+    Ok(actix_server::Server::build()
+        .workers(workers)
+        .max_concurrent_connections(limits.max_connections.max(1))
+        .shutdown_timeout(5)
+        .listen("ondc-gateway", listener, move || {
+            let state = state.clone();
+            let app = App::new()
+                .wrap(ErrorHandlers::new().default_handler(media::json_errors))
+                .wrap_fn(|req, srv| match media::refusal(&req) {
+                    None => Either::Left(srv.call(req).map(|r| r.map(ServiceResponse::map_into_left_body))),
+                    Some(answer) => Either::Right(std::future::ready(Ok(req
+                        .into_response(answer)
+                        .map_into_right_body()))),
+                })
+                .app_data(state)
+                .route("/healthz", web::get().to(ops::healthz))
+                .route("/metrics", web::get().to(ops::metrics))
+                .service(web::scope("/api/v1").configure(rest::routes))
+                .route("/{action}", web::post().to(beckn::receive))
+                .default_service(web::to(ops::not_found));
+            let app = app
+                .into_factory()
+                .map_err(|e: actix_web::Error| e.error_response());
+            HttpService::build()
+                .keep_alive(limits.keep_alive)
+                .client_request_timeout(limits.client_request_timeout)
+                .expect(fn_service(move |req| {
+                    std::future::ready(media::expect(req, max_body))
+                }))
+                .finish(map_config(app, |_| AppConfig::default()))
+                .tcp()
+        })?
+        .run())
 }

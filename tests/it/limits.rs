@@ -215,3 +215,43 @@ async fn only_a_request_with_a_body_is_held_to_json() {
     let body: serde_json::Value = post.json().await.unwrap();
     assert_eq!(body["message"]["ack"]["status"], "NACK");
 }
+
+#[tokio::test]
+async fn expect_100_continue_over_the_limit_is_refused_before_continue() {
+    let gw = gateway("max_body_bytes = 1000").await;
+    for (path, announced) in [("/on_cancel", 1001), ("/api/v1/orders", 300_000)] {
+        let mut s = connect(&gw).await;
+        s.write_all(
+            format!(
+                "POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\n\
+                 Expect: 100-continue\r\nContent-Length: {announced}\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+        let answer = read_all(&mut s, Duration::from_secs(3))
+            .await
+            .expect("answered and closed");
+        assert!(
+            answer.starts_with("HTTP/1.1 413"),
+            "{path}: no 100 Continue first: {answer}"
+        );
+        assert!(answer.contains("application/json"), "{answer}");
+    }
+    // Within the limit, the client is told to go on.
+    let mut s = connect(&gw).await;
+    s.write_all(b"POST /on_cancel HTTP/1.1\r\nHost: x\r\nConnection: close\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 64];
+    let n = tokio::time::timeout(Duration::from_secs(3), s.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        buf[..n].starts_with(b"HTTP/1.1 100 Continue"),
+        "{:?}",
+        String::from_utf8_lossy(&buf[..n])
+    );
+}

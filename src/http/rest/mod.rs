@@ -4,6 +4,7 @@ pub mod auth;
 pub mod cancellations;
 pub mod error;
 mod extract;
+pub use extract::MAX_REST_BODY;
 pub mod openapi;
 pub mod orders;
 
