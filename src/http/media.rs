@@ -75,11 +75,8 @@ fn render(req: &HttpRequest, status: StatusCode, message: &str) -> HttpResponse 
         };
         HttpResponse::build(status).json(json!({"error": {"code": code, "message": message}}))
     } else {
-        let kind = if status.is_server_error() {
-            ErrorType::Core
-        } else {
-            ErrorType::JsonSchema
-        };
+        // A refusal of the request as transported, like the body-size and body-read NACKs.
+        let kind = ErrorType::Core;
         HttpResponse::build(status)
             .insert_header((CONTENT_TYPE, HeaderValue::from_static("application/json")))
             .body(nack_body(&NackError {

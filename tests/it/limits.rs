@@ -214,6 +214,8 @@ async fn only_a_request_with_a_body_is_held_to_json() {
     assert_eq!(post.status(), 415);
     let body: serde_json::Value = post.json().await.unwrap();
     assert_eq!(body["message"]["ack"]["status"], "NACK");
+    assert_eq!(body["error"]["type"], "CORE-ERROR", "{body}");
+    assert_eq!(body["error"]["code"], "10000", "{body}");
 }
 
 #[tokio::test]
