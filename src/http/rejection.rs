@@ -115,29 +115,11 @@ impl Rejection {
             ),
             Self::RegistryUnavailable(cause) => {
                 tracing::error!(cause = %cause, "registry lookup failed");
-                (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    nack(
-                        ErrorType::Core,
-                        "23001",
-                        "cannot verify the sender right now; retry",
-                        None,
-                    ),
-                    None,
-                )
+                retry_later("cannot verify the sender right now; retry")
             }
             Self::StoreUnavailable(cause) => {
                 tracing::error!(cause = %cause, "store unavailable; answered 503");
-                (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    nack(
-                        ErrorType::Core,
-                        "23001",
-                        "cannot store the message right now; retry",
-                        None,
-                    ),
-                    None,
-                )
+                retry_later("cannot store the message right now; retry")
             }
             Self::Internal(cause) => {
                 tracing::error!(cause = %cause, "internal error");
@@ -155,6 +137,15 @@ impl Rejection {
         }
         response.body(nack_body(&error))
     }
+}
+
+/// A 503 the peer should retry: ONDC code 23001.
+fn retry_later(message: &str) -> (StatusCode, NackError, Option<HeaderRole>) {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        nack(ErrorType::Core, "23001", message, None),
+        None,
+    )
 }
 
 fn nack(kind: ErrorType, code: &'static str, message: &str, path: Option<String>) -> NackError {
