@@ -187,12 +187,42 @@ impl ServerSettings {
     }
 }
 
+/// Which store keeps the gateway's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreKind {
+    /// The embedded sled database in `store.path`: one node, nothing to install.
+    Sled,
+    /// A PostgreSQL database at `store.url`, shared by any number of nodes.
+    Postgres,
+}
+
+/// A database URL, whose password never appears in `Debug` output or logs.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct DatabaseUrl(pub String);
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&crate::store::redact(&self.0))
+    }
+}
+
 /// Storage settings.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StoreSettings {
+    /// `sled` (the default) or `postgres`.
+    pub kind: StoreKind,
     /// Directory of the embedded sled database.
     pub path: PathBuf,
+    /// The PostgreSQL URL (`postgres://user:password@host:port/db`), for `kind = "postgres"`.
+    pub url: Option<DatabaseUrl>,
+    /// Connections each node keeps to PostgreSQL.
+    pub pool_size: usize,
+    /// How long a node keeps an outbox entry it claimed before another node may take it over
+    /// (PostgreSQL; longer than an attempt can take).
+    pub outbox_lease_secs: u64,
     /// How long the audit of received messages, and with it their dedupe record, is kept.
     pub audit_retention_secs: u64,
     /// How often records past their retention are looked for.
@@ -209,7 +239,11 @@ pub struct StoreSettings {
 impl Default for StoreSettings {
     fn default() -> Self {
         Self {
+            kind: StoreKind::Sled,
             path: PathBuf::from("./data"),
+            url: None,
+            pool_size: 16,
+            outbox_lease_secs: 60,
             audit_retention_secs: 7 * 24 * 3600,
             prune_interval_secs: 60,
             audit_segment_bytes: 64 << 20,
@@ -328,6 +362,22 @@ impl Settings {
         if self.signing.ttl_secs <= 0 || self.signing.max_clock_skew_secs < 0 {
             return Err(ConfigError(
                 "signing.ttl_secs must be > 0 and signing.max_clock_skew_secs >= 0".into(),
+            ));
+        }
+        if self.store.kind == StoreKind::Postgres && self.store.url.is_none() {
+            return Err(ConfigError(
+                "store.kind is \"postgres\" but store.url is not set (or ONDC_GW_STORE__URL)".into(),
+            ));
+        }
+        if self.store.pool_size < 2 {
+            return Err(ConfigError("store.pool_size must be at least 2".into()));
+        }
+        // An attempt may take the whole request timeout, then its result is saved.
+        if self.store.outbox_lease_secs.saturating_mul(1000)
+            < self.outbox.request_timeout_ms.saturating_add(5000)
+        {
+            return Err(ConfigError(
+                "store.outbox_lease_secs must exceed outbox.request_timeout_ms by at least 5 s".into(),
             ));
         }
         if self.server.max_body_bytes == 0 {

@@ -23,6 +23,8 @@ enum Command {
     Serve(cli::ServeArgs),
     /// Print a new Ed25519 signing key pair as JSON.
     Keygen,
+    /// Apply the PostgreSQL store's schema migrations (serve also applies them at start-up).
+    Migrate(cli::MigrateArgs),
     /// Print the Beckn Authorization header for the body on standard input.
     Sign(cli::SignArgs),
     /// Replay fixture flows against the gateway (in-process, or --gateway-url); exit 1 on any failure.
@@ -47,6 +49,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Serve(args) => cli::serve(args),
         Command::Keygen => cli::keygen(),
+        Command::Migrate(args) => cli::migrate(args),
         Command::Sign(args) => cli::sign(args),
         Command::Verify(args) => cli::verify(args),
         Command::Token(args) => cli::token(args),

@@ -3,30 +3,61 @@
 
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::config::{StoreKind, StoreSettings};
 use crate::http::{AppState, ServerLimits};
 use crate::orchestrator::Identity;
 use crate::outbound::{OutboundClient, OutboxWorker, RetryPolicy};
 use crate::protocol::{SchemaError, Schemas};
 use crate::registry::{Registry, RegistryError};
 use crate::service::Service;
-use crate::store::{SledStore, Store, StoreError};
+use crate::store::{PgOptions, PgStore, SledStore, Store, StoreError};
 use crate::telemetry::Metrics;
 use crate::tokens::TokenKeys;
 use actix_web::dev::Server;
 use std::net::TcpListener;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
+
+/// Opens the store the settings choose.
+pub async fn open_store(settings: &StoreSettings) -> Result<Arc<dyn Store>, StartError> {
+    let bounds = crate::store::Bounds {
+        timeline_per_order: settings.max_timeline_per_order.max(1),
+        notifications_per_user: settings.max_notifications_per_user.max(1),
+    };
+    Ok(match (settings.kind, &settings.url) {
+        (StoreKind::Postgres, Some(url)) => Arc::new(
+            PgStore::open(PgOptions {
+                url: url.0.clone(),
+                pool_size: settings.pool_size,
+                lease: Duration::from_secs(settings.outbox_lease_secs),
+                bounds,
+            })
+            .await
+            .map_err(|source| StartError::Store {
+                location: crate::store::redact(&url.0),
+                source,
+            })?,
+        ),
+        _ => Arc::new(
+            SledStore::open_with(&settings.path, settings.audit_segment_bytes)
+                .map(|s| s.with_bounds(bounds))
+                .map_err(|source| StartError::Store {
+                    location: settings.path.display().to_string(),
+                    source,
+                })?,
+        ),
+    })
+}
 
 /// Why the gateway could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     /// The store could not be opened.
-    #[error("store at {path}")]
+    #[error("store at {location}")]
     Store {
-        /// Where.
-        path: PathBuf,
+        /// Where: the directory, or the database URL without its password.
+        location: String,
         /// Why.
         #[source]
         source: StoreError,
@@ -69,19 +100,7 @@ pub struct Application {
 impl Application {
     /// Opens the store, loads the registry and schemas, and binds the listener.
     pub async fn build(settings: &Settings, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
-        let store: Arc<dyn Store> = Arc::new(
-            SledStore::open_with(&settings.store.path, settings.store.audit_segment_bytes)
-                .map(|s| {
-                    s.with_bounds(crate::store::Bounds {
-                        timeline_per_order: settings.store.max_timeline_per_order.max(1),
-                        notifications_per_user: settings.store.max_notifications_per_user.max(1),
-                    })
-                })
-                .map_err(|source| StartError::Store {
-                    path: settings.store.path.clone(),
-                    source,
-                })?,
-        );
+        let store = open_store(&settings.store).await?;
         let registry = Arc::new(Registry::new(&settings.registry, store.clone(), clock.clone()).await?);
         let metrics = Arc::new(Metrics::new()?);
         let wake = Arc::new(Notify::new());

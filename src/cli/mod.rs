@@ -4,6 +4,7 @@
 
 mod bench;
 mod keygen;
+mod migrate;
 mod replay;
 mod serve;
 mod sign;
@@ -12,6 +13,7 @@ mod verify;
 
 pub use bench::{BenchArgs, bench};
 pub use keygen::keygen;
+pub use migrate::{MigrateArgs, migrate};
 pub use replay::{ReplayArgs, replay};
 pub use serve::{ServeArgs, serve};
 pub use sign::{SignArgs, sign};

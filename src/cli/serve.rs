@@ -33,7 +33,7 @@ pub fn serve(args: ServeArgs) -> ExitCode {
         tracing::info!(
             subscriber_id = %settings.subscriber_id,
             address = %format!("{}:{}", settings.server.bind.ip(), app.port()),
-            store = %settings.store.path.display(),
+            store = ?settings.store.kind,
             "gateway listening"
         );
         app.run_until_stopped().await.map_err(|e| e.to_string())

@@ -5,11 +5,15 @@
 //! after that. Implementations group their flushes so durability does not cost one fsync per
 //! request.
 
+#[cfg(test)]
+mod conformance;
 mod embedded;
 mod group_commit;
+mod postgres;
 
 pub use embedded::{Bounds, SledStore};
 pub use group_commit::DurableError;
+pub use postgres::{MIGRATIONS, PgOptions, PgStore, create_database, migrate, redact};
 
 use crate::orchestrator::{Leg, Order, Refusal, Timer};
 use crate::protocol::{Action, MessageId, SubscriberId, TransactionId};
@@ -371,7 +375,9 @@ pub trait Store: Send + Sync + 'static {
         decide: &(dyn for<'o> Fn(&'o Order) -> Result<Effect, Refusal> + Send + Sync),
     ) -> Result<Result<Order, UpdateError>, StoreError>;
 
-    /// Pending outbox entries due at `now`, oldest first.
+    /// Pending outbox entries due at `now`, oldest first, each claimed: not handed out again
+    /// (to this node or another) until its attempt is saved or the claim lapses (a node that
+    /// died mid-attempt), so one worker delivers it.
     async fn due_outbox(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<OutboxEntry>, StoreError>;
 
     /// How many outbox entries wait to be delivered (pending), as of the last change.

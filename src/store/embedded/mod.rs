@@ -60,7 +60,13 @@ pub struct SledStore {
     pending: AtomicU64,
     /// How many timeline lines an order keeps, and notifications a user.
     bounds: Bounds,
+    /// Outbox entries handed out by [`Store::due_outbox`] and not yet saved, with when the claim
+    /// lapses. In memory only: after a restart every pending entry is due again at once.
+    claims: std::sync::Mutex<std::collections::HashMap<Vec<u8>, DateTime<Utc>>>,
 }
+
+/// How long an entry handed out by `due_outbox` is not handed out again unless saved.
+const CLAIM: chrono::Duration = chrono::Duration::seconds(60);
 
 /// How much of what grows with traffic is kept: the newest this many, the oldest dropped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,6 +128,7 @@ impl SledStore {
             commit,
             pending: AtomicU64::new(pending),
             bounds: Bounds::default(),
+            claims: std::sync::Mutex::new(std::collections::HashMap::new()),
         })
     }
 
@@ -155,6 +162,13 @@ impl SledStore {
         }
         c.put(count_key, count.to_be_bytes().to_vec());
         Ok(())
+    }
+
+    /// Ends the claim on outbox entry `id`.
+    fn release(&self, id: &[u8]) {
+        if let Ok(mut claims) = self.claims.lock() {
+            claims.remove(id);
+        }
     }
 
     async fn durable(&self) -> Result<(), StoreError> {
@@ -365,6 +379,11 @@ impl Store for SledStore {
 
     async fn due_outbox(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
         // In due order, up to `now` only: the entries not yet due are never read.
+        let mut claims = self
+            .claims
+            .lock()
+            .map_err(|_| StoreError::Corrupt("the outbox claims lock is poisoned".into()))?;
+        claims.retain(|_, until| *until > now);
         let mut due = Vec::new();
         for item in self
             .tree
@@ -377,9 +396,13 @@ impl Store for SledStore {
             let Some((_, id)) = keys::due_parts(&key) else {
                 continue;
             };
+            if claims.contains_key(id) {
+                continue;
+            }
             if let Some(v) = self.tree.get(keys::key(keys::OUTBOX, &[id])).map_err(engine)? {
                 let entry: OutboxEntry = decode(&v)?;
                 if entry.status == DeliveryStatus::Pending && entry.next_attempt_at <= now {
+                    claims.insert(id.to_vec(), now + CLAIM);
                     due.push(entry);
                 }
             }
@@ -400,6 +423,7 @@ impl Store for SledStore {
 
     async fn save_delivery(&self, entry: &OutboxEntry) -> Result<(), StoreError> {
         let id = entry.message_id.as_str().as_bytes();
+        self.release(id);
         {
             let mut c = self.stage.change()?;
             let key = keys::key(keys::OUTBOX, &[id]);
@@ -452,6 +476,7 @@ impl Store for SledStore {
                         Err(RequeueError::NotFailed)
                     } else {
                         c.remove(keys::due(entry.next_attempt_at, id))?;
+                        self.release(id);
                         entry.status = DeliveryStatus::Pending;
                         entry.attempts = 0;
                         entry.next_attempt_at = Utc::now();

@@ -1,0 +1,1024 @@
+//! The PostgreSQL store: the gateway's state in tables shared by several nodes (see
+//! `migrations/postgres/`).
+//!
+//! Across nodes it relies on the database alone: the dedupe table's primary key makes two nodes
+//! that receive the same message give one effect and one answer; an order changes under its
+//! row lock (`SELECT … FOR UPDATE`); due outbox entries are claimed with `FOR UPDATE SKIP
+//! LOCKED` by moving them one lease ahead, so one node delivers each and another takes over when
+//! the lease lapses; a timer fires by deleting its row, so once. Deadlocks and serialization
+//! failures are retried.
+//!
+//! Commits are grouped as in the embedded store: each change commits with
+//! `synchronous_commit = off` (PostgreSQL writes its WAL but does not wait for the disk), then
+//! waits for a group flush: one synchronous commit on a connection of its own, which flushes the
+//! WAL up to its own record and so every change committed before it. The answer goes out only
+//! after that, so an ACK is durable, and one fsync covers every change of the group.
+
+mod schema;
+
+pub use schema::{MIGRATIONS, create_database, migrate};
+
+use super::Bounds;
+use super::group_commit::GroupCommit;
+use super::{
+    Accepted, Body, Decision, DeliveryStatus, Effect, InboundRecord, Notification, OutboxEntry, RequeueError,
+    Store, StoreError, StoredAnswer, TimelineItem, UpdateError,
+};
+use crate::orchestrator::{Order, Refusal, Timer};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Transaction};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio_postgres::NoTls;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::Json;
+
+/// How a PostgreSQL store is reached and shared.
+#[derive(Clone)]
+pub struct PgOptions {
+    /// `postgres://user:password@host:port/database` (or the key=value form).
+    pub url: String,
+    /// Connections this node keeps (each change holds one only while it runs).
+    pub pool_size: usize,
+    /// How long a claimed outbox entry stays with the node that claimed it.
+    pub lease: Duration,
+    /// Timeline lines per order and notifications per user.
+    pub bounds: Bounds,
+}
+
+impl std::fmt::Debug for PgOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgOptions")
+            .field("url", &redact(&self.url))
+            .field("pool_size", &self.pool_size)
+            .field("lease", &self.lease)
+            .finish()
+    }
+}
+
+/// The URL without its password, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            match creds.find(':') {
+                Some(colon) => format!("{}{}:***{}", &url[..scheme + 3], &creds[..colon], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ if url.contains("password=") => "(a key=value connection string with a password)".to_owned(),
+        _ => url.to_owned(),
+    }
+}
+
+fn engine(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::Engine(Box::new(e))
+}
+
+/// Whether the database asked for the transaction to be run again.
+fn retryable(e: &StoreError) -> bool {
+    let StoreError::Engine(inner) = e else {
+        return false;
+    };
+    let code = inner
+        .downcast_ref::<tokio_postgres::Error>()
+        .and_then(|e| e.code().cloned());
+    matches!(
+        code,
+        Some(c) if c == SqlState::T_R_SERIALIZATION_FAILURE || c == SqlState::T_R_DEADLOCK_DETECTED
+    )
+}
+
+/// Attempts of one change before its error is returned.
+const ATTEMPTS: usize = 8;
+
+/// Audit records removed per statement while pruning.
+const PRUNE_CHUNK: i64 = 1000;
+
+/// Runs `$body` (an async block using a fresh transaction) again while it fails retryably.
+macro_rules! retrying {
+    ($body:expr) => {{
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match $body.await {
+                Err(e) if attempt < ATTEMPTS && retryable(&e) => {
+                    tokio::time::sleep(Duration::from_millis(2 * attempt as u64)).await;
+                }
+                other => break other,
+            }
+        }
+    }};
+}
+
+/// The PostgreSQL-backed [`Store`].
+pub struct PgStore {
+    pool: Pool,
+    commit: Arc<GroupCommit>,
+    node: String,
+    lease: chrono::Duration,
+    bounds: Bounds,
+    /// Pending outbox entries across all nodes, refreshed every second and kept up to date with
+    /// this node's own changes in between.
+    pending: Arc<AtomicU64>,
+    refresher: tokio::task::JoinHandle<()>,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore")
+            .field("node", &self.node)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PgStore {
+    /// Connects, applies the migrations this build has and the database lacks, and starts the
+    /// group flusher. Must run inside a Tokio runtime.
+    pub async fn open(options: PgOptions) -> Result<Self, StoreError> {
+        let config: tokio_postgres::Config = options
+            .url
+            .parse()
+            .map_err(|e: tokio_postgres::Error| StoreError::Corrupt(format!("store.url: {e}")))?;
+        let mut changes = config.clone();
+        // Each change waits for the group flush instead of its own fsync.
+        changes.options("-c synchronous_commit=off");
+        changes.application_name("ondc-gateway");
+        let manager = Manager::from_config(
+            changes,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(options.pool_size.max(2))
+            .wait_timeout(Some(Duration::from_secs(30)))
+            .create_timeout(Some(Duration::from_secs(10)))
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .build()
+            .map_err(engine)?;
+        {
+            let mut client = pool.get().await.map_err(engine)?;
+            migrate(&mut client).await?;
+            client
+                .execute(
+                    "DELETE FROM gw_flush WHERE touched < now() - interval '1 day'",
+                    &[],
+                )
+                .await
+                .map_err(engine)?;
+        }
+        let node = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
+        let commit = start_flusher(config, node.clone()).await?;
+        let pending = Arc::new(AtomicU64::new(count_pending(&pool).await?));
+        let refresher = tokio::spawn(refresh_pending(pool.clone(), Arc::downgrade(&pending)));
+        Ok(Self {
+            pool,
+            commit,
+            node,
+            lease: chrono::Duration::from_std(options.lease).unwrap_or(chrono::Duration::seconds(60)),
+            bounds: options.bounds,
+            pending,
+            refresher,
+        })
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
+        self.pool.get().await.map_err(engine)
+    }
+
+    async fn durable(&self) -> Result<(), StoreError> {
+        Ok(self.commit.durable().await?)
+    }
+
+    /// Writes an order change, its outbox entries, notifications and timers.
+    async fn write_effect(&self, tx: &Transaction<'_>, effect: &Effect) -> Result<(), StoreError> {
+        let order = &effect.order;
+        tx.execute(
+            &tx.prepare_cached("UPDATE gw_orders SET body = $2, updated_at = now() WHERE id = $1")
+                .await
+                .map_err(engine)?,
+            &[&order.id, &Json(order)],
+        )
+        .await
+        .map_err(engine)?;
+        if !effect.timers.is_empty() {
+            let put = tx
+                .prepare_cached(
+                    "INSERT INTO gw_timers (order_id, kind, due_at, body) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT DO NOTHING",
+                )
+                .await
+                .map_err(engine)?;
+            for t in &effect.timers {
+                tx.execute(&put, &[&t.order_id, &t.kind.tag(), &t.due_at, &Json(t)])
+                    .await
+                    .map_err(engine)?;
+            }
+        }
+        for n in &effect.notifications {
+            tx.execute(
+                &tx.prepare_cached("INSERT INTO gw_notifications (user_id, body) VALUES ($1, $2)")
+                    .await
+                    .map_err(engine)?,
+                &[&n.user_id, &Json(n)],
+            )
+            .await
+            .map_err(engine)?;
+            trim(
+                tx,
+                Trim::Notifications,
+                &n.user_id,
+                self.bounds.notifications_per_user,
+            )
+            .await?;
+        }
+        for entry in &effect.outbox {
+            tx.execute(
+                &tx.prepare_cached(
+                    "INSERT INTO gw_outbox (message_id, order_id, status, next_attempt_at, entry) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .await
+                .map_err(engine)?,
+                &[
+                    &entry.message_id.as_str(),
+                    &entry.order_id,
+                    &status_text(entry.status),
+                    &entry.next_attempt_at,
+                    &Json(entry),
+                ],
+            )
+            .await
+            .map_err(engine)?;
+            tx.execute(
+                &tx.prepare_cached("INSERT INTO gw_timeline (order_id, message_id) VALUES ($1, $2)")
+                    .await
+                    .map_err(engine)?,
+                &[&entry.order_id, &entry.message_id.as_str()],
+            )
+            .await
+            .map_err(engine)?;
+        }
+        if !effect.outbox.is_empty() {
+            trim(tx, Trim::Timeline, &order.id, self.bounds.timeline_per_order).await?;
+        }
+        Ok(())
+    }
+
+    /// Order `id`, locked until the transaction ends.
+    async fn lock_order(&self, tx: &Transaction<'_>, id: &str) -> Result<Option<Order>, StoreError> {
+        let row = tx
+            .query_opt(
+                &tx.prepare_cached("SELECT body FROM gw_orders WHERE id = $1 FOR UPDATE")
+                    .await
+                    .map_err(engine)?,
+                &[&id],
+            )
+            .await
+            .map_err(engine)?;
+        row.map(|r| r.try_get::<_, Json<Order>>(0).map(|j| j.0).map_err(engine))
+            .transpose()
+    }
+
+    /// Reads order `id` under its lock, lets `decide` choose its change, writes the change.
+    async fn decide_on_order(
+        &self,
+        tx: &Transaction<'_>,
+        id: &str,
+        decide: &(dyn for<'o> Fn(&'o Order) -> Result<Effect, Refusal> + Send + Sync),
+    ) -> Result<Result<(Order, usize), UpdateError>, StoreError> {
+        let Some(current) = self.lock_order(tx, id).await? else {
+            return Ok(Err(UpdateError::NotFound));
+        };
+        match decide(&current) {
+            Ok(effect) => {
+                self.write_effect(tx, &effect).await?;
+                Ok(Ok((effect.order, effect.outbox.len())))
+            }
+            Err(refusal) => Ok(Err(UpdateError::Refused(refusal))),
+        }
+    }
+
+    async fn try_accept(
+        &self,
+        record: &InboundRecord,
+        decide: &(dyn for<'o> Fn(Option<&'o Order>) -> Decision + Send + Sync),
+    ) -> Result<Result<(u64, StoredAnswer), StoredAnswer>, StoreError> {
+        let key = record.dedupe_key();
+        let (sender, action, message_id) =
+            (key.sender.as_str(), key.action.as_str(), key.message_id.as_str());
+        let mut client = self.client().await?;
+        // The common duplicate is answered without a transaction.
+        if let Some(first) = first_answer(&client, sender, action, message_id).await? {
+            return Ok(Err(first));
+        }
+        let tx = client.transaction().await.map_err(engine)?;
+        let order_id: Option<String> = tx
+            .query_opt(
+                &tx.prepare_cached("SELECT order_id FROM gw_transactions WHERE transaction_id = $1")
+                    .await
+                    .map_err(engine)?,
+                &[&record.transaction_id.as_str()],
+            )
+            .await
+            .map_err(engine)?
+            .map(|r| r.get(0));
+        let order = match &order_id {
+            Some(id) => self.lock_order(&tx, id).await?,
+            None => None,
+        };
+        let decision = decide(order.as_ref());
+        // The metadata without the body, which is kept as bytes beside it.
+        let meta = InboundRecord {
+            sender: record.sender.clone(),
+            action: record.action,
+            message_id: record.message_id.clone(),
+            transaction_id: record.transaction_id.clone(),
+            received_at: record.received_at,
+            headers: record.headers.clone(),
+            body: Body::default(),
+            verification: record.verification.clone(),
+            answer: decision.answer.clone(),
+        };
+        let seq: i64 = tx
+            .query_one(
+                &tx.prepare_cached(
+                    "INSERT INTO gw_audit (received_at, record, body) VALUES ($1, $2, $3) RETURNING seq",
+                )
+                .await
+                .map_err(engine)?,
+                &[&record.received_at, &Json(&meta), &record.body.as_bytes()],
+            )
+            .await
+            .map_err(engine)?
+            .get(0);
+        // Another node may hold this key uncommitted: this waits for it, then finds it taken.
+        let inserted = tx
+            .execute(
+                &tx.prepare_cached(
+                    "INSERT INTO gw_dedupe (sender, action, message_id, seq, status, answer) \
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                )
+                .await
+                .map_err(engine)?,
+                &[
+                    &sender,
+                    &action,
+                    &message_id,
+                    &seq,
+                    &i32::from(decision.answer.status),
+                    &decision.answer.body,
+                ],
+            )
+            .await
+            .map_err(engine)?;
+        if inserted == 0 {
+            tx.rollback().await.map_err(engine)?;
+            return match first_answer(&client, sender, action, message_id).await? {
+                Some(first) => Ok(Err(first)),
+                None => Err(StoreError::Corrupt(
+                    "a dedupe entry vanished while it was read".into(),
+                )),
+            };
+        }
+        if let Some(order) = &order {
+            tx.execute(
+                &tx.prepare_cached("INSERT INTO gw_timeline (order_id, seq) VALUES ($1, $2)")
+                    .await
+                    .map_err(engine)?,
+                &[&order.id, &seq],
+            )
+            .await
+            .map_err(engine)?;
+            if decision.effect.is_none() {
+                trim(&tx, Trim::Timeline, &order.id, self.bounds.timeline_per_order).await?;
+            }
+        }
+        if let Some(effect) = &decision.effect {
+            self.write_effect(&tx, effect).await?;
+        }
+        tx.commit().await.map_err(engine)?;
+        if let Some(effect) = &decision.effect {
+            self.pending
+                .fetch_add(effect.outbox.len() as u64, Ordering::Relaxed);
+        }
+        Ok(Ok((seq as u64, decision.answer)))
+    }
+
+    async fn try_insert_order(&self, order: &Order) -> Result<bool, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(engine)?;
+        let inserted = tx
+            .execute(
+                &tx.prepare_cached("INSERT INTO gw_orders (id, body) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                    .await
+                    .map_err(engine)?,
+                &[&order.id, &Json(order)],
+            )
+            .await
+            .map_err(engine)?;
+        if inserted == 0 {
+            return Ok(false);
+        }
+        let mut txns = vec![order.retail.transaction_id.as_str()];
+        if let Some(l) = &order.logistics {
+            txns.push(l.transaction_id.as_str());
+        }
+        let index = tx
+            .prepare_cached(
+                "INSERT INTO gw_transactions (transaction_id, order_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            )
+            .await
+            .map_err(engine)?;
+        for t in txns {
+            if tx.execute(&index, &[&t, &order.id]).await.map_err(engine)? == 0 {
+                // Rolled back when dropped.
+                return Ok(false);
+            }
+        }
+        tx.commit().await.map_err(engine)?;
+        Ok(true)
+    }
+
+    async fn try_update(
+        &self,
+        id: &str,
+        decide: &(dyn for<'o> Fn(&'o Order) -> Result<Effect, Refusal> + Send + Sync),
+    ) -> Result<Result<(Order, usize), UpdateError>, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(engine)?;
+        let result = self.decide_on_order(&tx, id, decide).await?;
+        if result.is_ok() {
+            tx.commit().await.map_err(engine)?;
+        }
+        Ok(result)
+    }
+
+    async fn try_claim(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                &client
+                    .prepare_cached(
+                        "WITH due AS ( \
+                           SELECT message_id FROM gw_outbox \
+                           WHERE status = 'pending' AND next_attempt_at <= $1 \
+                           ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED) \
+                         UPDATE gw_outbox o SET next_attempt_at = $3, lease_owner = $4 \
+                         FROM due WHERE o.message_id = due.message_id RETURNING o.entry",
+                    )
+                    .await
+                    .map_err(engine)?,
+                &[&now, &(limit as i64), &(now + self.lease), &self.node],
+            )
+            .await
+            .map_err(engine)?;
+        let mut due = rows
+            .iter()
+            .map(|r| r.try_get::<_, Json<OutboxEntry>>(0).map(|j| j.0).map_err(engine))
+            .collect::<Result<Vec<_>, _>>()?;
+        due.sort_by_key(|e| e.next_attempt_at);
+        Ok(due)
+    }
+
+    async fn try_fire(
+        &self,
+        timer: &Timer,
+        decide: &(dyn for<'o> Fn(&'o Order) -> Result<Effect, Refusal> + Send + Sync),
+    ) -> Result<Option<usize>, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(engine)?;
+        // Another node firing it holds the row: this waits, then finds it gone.
+        let gone = tx
+            .execute(
+                &tx.prepare_cached("DELETE FROM gw_timers WHERE order_id = $1 AND kind = $2 AND due_at = $3")
+                    .await
+                    .map_err(engine)?,
+                &[&timer.order_id, &timer.kind.tag(), &timer.due_at],
+            )
+            .await
+            .map_err(engine)?;
+        if gone == 0 {
+            return Ok(None);
+        }
+        // A refusal or a missing order still uses the timer up.
+        let sent = match self.decide_on_order(&tx, &timer.order_id, decide).await? {
+            Ok((_, sent)) => sent,
+            Err(_) => 0,
+        };
+        tx.commit().await.map_err(engine)?;
+        Ok(Some(sent))
+    }
+
+    async fn try_requeue(
+        &self,
+        order_id: &str,
+        message_id: &str,
+    ) -> Result<Result<OutboxEntry, RequeueError>, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(engine)?;
+        let Some(row) = tx
+            .query_opt(
+                &tx.prepare_cached("SELECT entry FROM gw_outbox WHERE message_id = $1 FOR UPDATE")
+                    .await
+                    .map_err(engine)?,
+                &[&message_id],
+            )
+            .await
+            .map_err(engine)?
+        else {
+            return Ok(Err(RequeueError::NotFound));
+        };
+        let mut entry = row.try_get::<_, Json<OutboxEntry>>(0).map_err(engine)?.0;
+        if entry.order_id != order_id {
+            return Ok(Err(RequeueError::NotFound));
+        }
+        if entry.status != DeliveryStatus::Failed {
+            return Ok(Err(RequeueError::NotFailed));
+        }
+        entry.status = DeliveryStatus::Pending;
+        entry.attempts = 0;
+        entry.next_attempt_at = Utc::now();
+        tx.execute(
+            &tx.prepare_cached(
+                "UPDATE gw_outbox SET status = $2, next_attempt_at = $3, lease_owner = NULL, entry = $4 \
+                 WHERE message_id = $1",
+            )
+            .await
+            .map_err(engine)?,
+            &[
+                &message_id,
+                &status_text(entry.status),
+                &entry.next_attempt_at,
+                &Json(&entry),
+            ],
+        )
+        .await
+        .map_err(engine)?;
+        tx.commit().await.map_err(engine)?;
+        Ok(Ok(entry))
+    }
+}
+
+/// An audit record from its metadata (the record stored without its body) and its bytes.
+fn read_audit(meta: Json<InboundRecord>, body: Vec<u8>) -> InboundRecord {
+    let mut record = meta.0;
+    record.body = Body::new(body);
+    record
+}
+
+async fn first_answer(
+    client: &impl GenericClient,
+    sender: &str,
+    action: &str,
+    message_id: &str,
+) -> Result<Option<StoredAnswer>, StoreError> {
+    let row = client
+        .query_opt(
+            &client
+                .prepare_cached("SELECT status, answer FROM gw_dedupe WHERE sender = $1 AND action = $2 AND message_id = $3")
+                .await
+                .map_err(engine)?,
+            &[&sender, &action, &message_id],
+        )
+        .await
+        .map_err(engine)?;
+    row.map(|r| {
+        let status: i32 = r.get(0);
+        Ok(StoredAnswer {
+            status: u16::try_from(status)
+                .map_err(|_| StoreError::Corrupt(format!("stored status {status}")))?,
+            body: r.get(1),
+        })
+    })
+    .transpose()
+}
+
+enum Trim {
+    Timeline,
+    Notifications,
+}
+
+/// Keeps the newest `max` lines of `owner`'s timeline or notifications.
+async fn trim(tx: &Transaction<'_>, what: Trim, owner: &str, max: u64) -> Result<(), StoreError> {
+    let sql = match what {
+        Trim::Timeline => {
+            "DELETE FROM gw_timeline WHERE order_id = $1 AND id <= \
+             (SELECT id FROM gw_timeline WHERE order_id = $1 ORDER BY id DESC OFFSET $2 LIMIT 1)"
+        }
+        Trim::Notifications => {
+            "DELETE FROM gw_notifications WHERE user_id = $1 AND id <= \
+             (SELECT id FROM gw_notifications WHERE user_id = $1 ORDER BY id DESC OFFSET $2 LIMIT 1)"
+        }
+    };
+    let max = i64::try_from(max.max(1)).unwrap_or(i64::MAX);
+    tx.execute(&tx.prepare_cached(sql).await.map_err(engine)?, &[&owner, &max])
+        .await
+        .map_err(engine)?;
+    Ok(())
+}
+
+fn status_text(s: DeliveryStatus) -> &'static str {
+    match s {
+        DeliveryStatus::Pending => "pending",
+        DeliveryStatus::Delivered => "delivered",
+        DeliveryStatus::Failed => "failed",
+    }
+}
+
+async fn count_pending(pool: &Pool) -> Result<u64, StoreError> {
+    let client = pool.get().await.map_err(engine)?;
+    let n: i64 = client
+        .query_one("SELECT count(*) FROM gw_outbox WHERE status = 'pending'", &[])
+        .await
+        .map_err(engine)?
+        .get(0);
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// Every second, the pending count of all nodes; ends with the store.
+async fn refresh_pending(pool: Pool, pending: std::sync::Weak<AtomicU64>) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let Some(target) = pending.upgrade() else {
+            return;
+        };
+        match count_pending(&pool).await {
+            Ok(n) => target.store(n, Ordering::Relaxed),
+            Err(e) => tracing::warn!(error = %crate::telemetry::chain(&e), "cannot count the pending outbox"),
+        }
+    }
+}
+
+/// The group flusher: one synchronous commit per group, on a connection of its own, run from
+/// the flusher thread on the runtime that opened the store.
+async fn start_flusher(config: tokio_postgres::Config, node: String) -> Result<Arc<GroupCommit>, StoreError> {
+    let handle = tokio::runtime::Handle::current();
+    let client = tokio::sync::Mutex::new(Some(connect(&config).await?));
+    Ok(GroupCommit::start(move || {
+        handle.block_on(async {
+            let mut slot = client.lock().await;
+            if slot.is_none() {
+                *slot = Some(connect(&config).await.map_err(std::io::Error::other)?);
+            }
+            let Some(c) = slot.as_ref() else {
+                return Err(std::io::Error::other("no flush connection"));
+            };
+            let flushed = c
+                .execute(
+                    // Always a write (an upsert), so its commit always waits for the WAL flush.
+                    "INSERT INTO gw_flush (node, n, touched) VALUES ($1, 1, now()) \
+                     ON CONFLICT (node) DO UPDATE SET n = gw_flush.n + 1, touched = now()",
+                    &[&node],
+                )
+                .await;
+            match flushed {
+                Ok(_) => Ok(()),
+                Err(e) => {
+                    // Reconnect on the next group.
+                    *slot = None;
+                    Err(std::io::Error::other(e))
+                }
+            }
+        })
+    }))
+}
+
+async fn connect(config: &tokio_postgres::Config) -> Result<tokio_postgres::Client, StoreError> {
+    let mut config = config.clone();
+    config.options("-c synchronous_commit=on");
+    config.application_name("ondc-gateway flusher");
+    let (client, connection) = config.connect(NoTls).await.map_err(engine)?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::warn!(error = %e, "store flush connection ended");
+        }
+    });
+    Ok(client)
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn accept_inbound(
+        &self,
+        record: InboundRecord,
+        decide: &(dyn for<'o> Fn(Option<&'o Order>) -> Decision + Send + Sync),
+    ) -> Result<Accepted, StoreError> {
+        let outcome = retrying!(self.try_accept(&record, decide))?;
+        // A duplicate also waits: the first copy may not be durable yet.
+        self.durable().await?;
+        Ok(match outcome {
+            Ok((seq, answer)) => Accepted::New { seq, answer },
+            Err(first) => Accepted::Duplicate { first },
+        })
+    }
+
+    async fn insert_order(&self, order: &Order) -> Result<bool, StoreError> {
+        let inserted = retrying!(self.try_insert_order(order))?;
+        self.durable().await?;
+        Ok(inserted)
+    }
+
+    async fn order(&self, id: &str) -> Result<Option<Order>, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                &client
+                    .prepare_cached("SELECT body FROM gw_orders WHERE id = $1")
+                    .await
+                    .map_err(engine)?,
+                &[&id],
+            )
+            .await
+            .map_err(engine)?;
+        row.map(|r| r.try_get::<_, Json<Order>>(0).map(|j| j.0).map_err(engine))
+            .transpose()
+    }
+
+    async fn update_order(
+        &self,
+        id: &str,
+        decide: &(dyn for<'o> Fn(&'o Order) -> Result<Effect, Refusal> + Send + Sync),
+    ) -> Result<Result<Order, UpdateError>, StoreError> {
+        match retrying!(self.try_update(id, decide))? {
+            Ok((order, sent)) => {
+                self.pending.fetch_add(sent as u64, Ordering::Relaxed);
+                self.durable().await?;
+                Ok(Ok(order))
+            }
+            Err(e) => Ok(Err(e)),
+        }
+    }
+
+    async fn due_outbox(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
+        let due = retrying!(self.try_claim(now, limit))?;
+        if !due.is_empty() {
+            // Nothing is sent before the change that wrote it is durable.
+            self.durable().await?;
+        }
+        Ok(due)
+    }
+
+    fn pending_outbox(&self) -> u64 {
+        self.pending.load(Ordering::Relaxed)
+    }
+
+    async fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let client = self.client().await?;
+        client
+            .query_one(
+                &client
+                    .prepare_cached("SELECT min(next_attempt_at) FROM gw_outbox WHERE status = 'pending'")
+                    .await
+                    .map_err(engine)?,
+                &[],
+            )
+            .await
+            .map_err(engine)?
+            .try_get(0)
+            .map_err(engine)
+    }
+
+    async fn save_delivery(&self, entry: &OutboxEntry) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        // Only while pending: if the lease lapsed and another node settled it, its result stands.
+        let changed = client
+            .execute(
+                &client
+                    .prepare_cached(
+                        "UPDATE gw_outbox SET status = $2, next_attempt_at = $3, lease_owner = NULL, entry = $4 \
+                         WHERE message_id = $1 AND status = 'pending'",
+                    )
+                    .await
+                    .map_err(engine)?,
+                &[
+                    &entry.message_id.as_str(),
+                    &status_text(entry.status),
+                    &entry.next_attempt_at,
+                    &Json(entry),
+                ],
+            )
+            .await
+            .map_err(engine)?;
+        if changed > 0 && entry.status != DeliveryStatus::Pending {
+            let _ = self
+                .pending
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                    Some(n.saturating_sub(1))
+                });
+        }
+        self.durable().await
+    }
+
+    async fn requeue_failed(
+        &self,
+        order_id: &str,
+        message_id: &str,
+    ) -> Result<Result<OutboxEntry, RequeueError>, StoreError> {
+        let result = retrying!(self.try_requeue(order_id, message_id))?;
+        if result.is_ok() {
+            self.pending.fetch_add(1, Ordering::Relaxed);
+            self.durable().await?;
+        }
+        Ok(result)
+    }
+
+    async fn timeline(&self, order_id: &str) -> Result<Vec<TimelineItem>, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                &client
+                    .prepare_cached(
+                        "SELECT t.seq, a.record, a.body, o.entry FROM gw_timeline t \
+                         LEFT JOIN gw_audit a ON a.seq = t.seq \
+                         LEFT JOIN gw_outbox o ON o.message_id = t.message_id \
+                         WHERE t.order_id = $1 ORDER BY t.id",
+                    )
+                    .await
+                    .map_err(engine)?,
+                &[&order_id],
+            )
+            .await
+            .map_err(engine)?;
+        let mut items = Vec::with_capacity(rows.len());
+        for r in rows {
+            let seq: Option<i64> = r.get(0);
+            let meta: Option<Json<InboundRecord>> = r.try_get(1).map_err(engine)?;
+            let body: Option<Vec<u8>> = r.get(2);
+            let entry: Option<Json<OutboxEntry>> = r.try_get(3).map_err(engine)?;
+            match (seq, meta, body, entry) {
+                // Gone once the audit's retention has passed.
+                (Some(seq), Some(meta), Some(body), _) => items.push(TimelineItem::In {
+                    seq: seq as u64,
+                    record: Box::new(read_audit(meta, body)),
+                }),
+                (None, _, _, Some(entry)) => items.push(TimelineItem::Out {
+                    entry: Box::new(entry.0),
+                }),
+                _ => {}
+            }
+        }
+        Ok(items)
+    }
+
+    async fn notifications(&self, user_id: &str) -> Result<Vec<Notification>, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                &client
+                    .prepare_cached("SELECT body FROM gw_notifications WHERE user_id = $1 ORDER BY id")
+                    .await
+                    .map_err(engine)?,
+                &[&user_id],
+            )
+            .await
+            .map_err(engine)?;
+        rows.iter()
+            .map(|r| r.try_get::<_, Json<Notification>>(0).map(|j| j.0).map_err(engine))
+            .collect()
+    }
+
+    async fn inbound_after(&self, after: u64, limit: usize) -> Result<Vec<(u64, InboundRecord)>, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                &client
+                    .prepare_cached(
+                        "SELECT seq, record, body FROM gw_audit WHERE seq > $1 ORDER BY seq LIMIT $2",
+                    )
+                    .await
+                    .map_err(engine)?,
+                &[&i64::try_from(after).unwrap_or(i64::MAX), &(limit as i64)],
+            )
+            .await
+            .map_err(engine)?;
+        rows.into_iter()
+            .map(|r| {
+                let seq: i64 = r.get(0);
+                let meta: Json<InboundRecord> = r.try_get(1).map_err(engine)?;
+                Ok((seq as u64, read_audit(meta, r.get(2))))
+            })
+            .collect()
+    }
+
+    async fn due_timers(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Timer>, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                &client
+                    .prepare_cached("SELECT body FROM gw_timers WHERE due_at <= $1 ORDER BY due_at LIMIT $2")
+                    .await
+                    .map_err(engine)?,
+                &[&now, &(limit as i64)],
+            )
+            .await
+            .map_err(engine)?;
+        rows.iter()
+            .map(|r| r.try_get::<_, Json<Timer>>(0).map(|j| j.0).map_err(engine))
+            .collect()
+    }
+
+    async fn next_timer(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let client = self.client().await?;
+        client
+            .query_one(
+                &client
+                    .prepare_cached("SELECT min(due_at) FROM gw_timers")
+                    .await
+                    .map_err(engine)?,
+                &[],
+            )
+            .await
+            .map_err(engine)?
+            .try_get(0)
+            .map_err(engine)
+    }
+
+    async fn fire_timer(
+        &self,
+        timer: &Timer,
+        decide: &(dyn for<'o> Fn(&'o Order) -> Result<Effect, Refusal> + Send + Sync),
+    ) -> Result<bool, StoreError> {
+        match retrying!(self.try_fire(timer, decide))? {
+            Some(sent) => {
+                self.pending.fetch_add(sent as u64, Ordering::Relaxed);
+                self.durable().await?;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    async fn put_registry_entry(&self, key: &str, value: Vec<u8>) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                &client
+                    .prepare_cached(
+                        "INSERT INTO gw_registry (key, value) VALUES ($1, $2) \
+                         ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+                    )
+                    .await
+                    .map_err(engine)?,
+                &[&key, &value],
+            )
+            .await
+            .map_err(engine)?;
+        self.durable().await
+    }
+
+    async fn registry_entries(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query("SELECT key, value FROM gw_registry ORDER BY key", &[])
+            .await
+            .map_err(engine)?;
+        Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    async fn prune_audit(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let mut removed = 0u64;
+        loop {
+            let client = self.client().await?;
+            // A dedupe entry goes with its own record only (a later copy may own the key now).
+            let n: i64 = client
+                .query_one(
+                    &client
+                        .prepare_cached(
+                            "WITH gone AS ( \
+                               DELETE FROM gw_audit WHERE seq IN ( \
+                                 SELECT seq FROM gw_audit WHERE received_at < $1 ORDER BY seq LIMIT $2) \
+                               RETURNING seq), \
+                             d AS (DELETE FROM gw_dedupe WHERE seq IN (SELECT seq FROM gone)) \
+                             SELECT count(*) FROM gone",
+                        )
+                        .await
+                        .map_err(engine)?,
+                    &[&before, &PRUNE_CHUNK],
+                )
+                .await
+                .map_err(engine)?
+                .get(0);
+            drop(client);
+            self.durable().await?;
+            removed += n as u64;
+            if n < PRUNE_CHUNK {
+                return Ok(removed);
+            }
+        }
+    }
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        self.refresher.abort();
+        self.commit.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests;
