@@ -2,7 +2,9 @@
 //! next callback as soon as the last one is answered), or an open loop at a fixed rate (for
 //! callbacks given `--rate`, and always for cascades, timed from the LSP's `/on_cancel` until the
 //! seller receives `/cancel`).
-//! Both stop by themselves: at the time bound, or when the pre-signed load runs out.
+//! Both stop by themselves: at the time bound, or when the pre-signed load runs out. With several
+//! gateway nodes the load is split between them: connection `c` (closed loop), or call `i`
+//! (open loop), goes to node `c % nodes` (`i % nodes`).
 
 use super::network::Network;
 use super::payloads::Call;
@@ -23,6 +25,8 @@ pub struct Outcome {
     pub sent: usize,
     /// Answered 200 with an ACK body.
     pub acked: usize,
+    /// Of those, by the node that answered.
+    pub acked_by_node: Vec<usize>,
     /// Everything else: transport errors, other statuses, NACKs.
     pub errors: usize,
     /// The first few errors.
@@ -36,19 +40,32 @@ pub struct Outcome {
     pub cascade_us: Vec<u64>,
     /// Cascades started.
     pub cascades_started: usize,
+    /// Cascades: `/cancel`s the seller received for a transaction it already had one for.
+    pub duplicate_cancels: usize,
 }
 
 #[derive(Default)]
 struct Tally {
     acked: usize,
+    acked_by_node: Vec<usize>,
     errors: usize,
     samples: Vec<String>,
     latencies: Vec<u64>,
 }
 
 impl Tally {
+    fn new(nodes: usize) -> Self {
+        Self {
+            acked_by_node: vec![0; nodes],
+            ..Self::default()
+        }
+    }
+
     fn merge(&mut self, other: Tally) {
         self.acked += other.acked;
+        for (mine, theirs) in self.acked_by_node.iter_mut().zip(other.acked_by_node) {
+            *mine += theirs;
+        }
         self.errors += other.errors;
         for s in other.samples {
             if self.samples.len() < KEPT_ERRORS {
@@ -66,8 +83,8 @@ impl Tally {
     }
 }
 
-/// Sends one call and adds what happened to `tally`.
-async fn send(http: &reqwest::Client, base: &str, call: &Call, tally: &mut Tally) {
+/// Sends one call to node `node` at `base` and adds what happened to `tally`.
+async fn send(http: &reqwest::Client, node: usize, base: &str, call: &Call, tally: &mut Tally) {
     let started = Instant::now();
     let result = http
         .post(format!("{base}/{}", call.action))
@@ -85,7 +102,12 @@ async fn send(http: &reqwest::Client, base: &str, call: &Call, tally: &mut Tally
     };
     tally.latencies.push(started.elapsed().as_micros() as u64);
     match answer {
-        Ok((200, body)) if is_ack(&body) => tally.acked += 1,
+        Ok((200, body)) if is_ack(&body) => {
+            tally.acked += 1;
+            if let Some(n) = tally.acked_by_node.get_mut(node) {
+                *n += 1;
+            }
+        }
         Ok((status, body)) => tally.error(format!("{status} {}", String::from_utf8_lossy(&body))),
         Err(e) => tally.error(e.without_url().to_string()),
     }
@@ -98,33 +120,34 @@ fn is_ack(body: &[u8]) -> bool {
 }
 
 /// `connections` loops, each sending the next unsent call as soon as its last one is answered,
-/// until `duration` has passed or every call is sent.
+/// until `duration` has passed or every call is sent; loop `c` talks to node `c % nodes`.
 pub async fn closed_loop(net: &Network, calls: Vec<Call>, connections: usize, duration: Duration) -> Outcome {
     let calls = Arc::new(calls);
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let deadline = started + duration;
+    let nodes = net.bases.len();
     let tasks: Vec<_> = (0..connections.max(1))
-        .map(|_| {
+        .map(|c| {
             let (calls, next, http, base) = (
                 calls.clone(),
                 next.clone(),
                 net.client().clone(),
-                net.base.clone(),
+                net.base(c).to_owned(),
             );
             tokio::spawn(async move {
-                let mut tally = Tally::default();
+                let mut tally = Tally::new(nodes);
                 while Instant::now() < deadline {
                     let Some(call) = calls.get(next.fetch_add(1, Ordering::Relaxed)) else {
                         break;
                     };
-                    send(&http, &base, call, &mut tally).await;
+                    send(&http, c % nodes, &base, call, &mut tally).await;
                 }
                 tally
             })
         })
         .collect();
-    let mut total = Tally::default();
+    let mut total = Tally::new(nodes);
     for t in tasks {
         match t.await {
             Ok(tally) => total.merge(tally),
@@ -132,14 +155,16 @@ pub async fn closed_loop(net: &Network, calls: Vec<Call>, connections: usize, du
         }
     }
     let elapsed = started.elapsed();
-    finish(total, elapsed, 0, Vec::new())
+    finish(total, elapsed, 0, Vec::new(), 0)
 }
 
 /// Sends `rate` calls a second (in 1 ms slices, each call on its own task, so a slow answer
-/// does not hold back the next send) until `duration` has passed or every call is sent. For
-/// cascades it then gives the ones under way `CASCADE_DRAIN` to reach the seller.
+/// does not hold back the next send) until `duration` has passed or every call is sent; call `i`
+/// goes to node `i % nodes`. For cascades it then gives the ones under way `CASCADE_DRAIN` to
+/// reach the seller (which any node may deliver to).
 pub async fn open_loop(net: &Network, calls: Vec<Call>, rate: u32, duration: Duration) -> Outcome {
     let cascades = calls.first().is_some_and(|c| c.cascade_txn.is_some());
+    let nodes = net.bases.len();
     let sent_at: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
     let started = Instant::now();
     let mut tasks = Vec::new();
@@ -155,14 +180,15 @@ pub async fn open_loop(net: &Network, calls: Vec<Call>, rate: u32, duration: Dur
                 exhausted = true;
                 break;
             };
+            let node = started_n % nodes;
             started_n += 1;
-            let (http, base, sent_at) = (net.client().clone(), net.base.clone(), sent_at.clone());
+            let (http, base, sent_at) = (net.client().clone(), net.base(node).to_owned(), sent_at.clone());
             tasks.push(tokio::spawn(async move {
-                let mut tally = Tally::default();
+                let mut tally = Tally::new(nodes);
                 if let (Some(txn), Ok(mut s)) = (&call.cascade_txn, sent_at.lock()) {
                     s.insert(txn.clone(), Instant::now());
                 }
-                send(&http, &base, &call, &mut tally).await;
+                send(&http, node, &base, &call, &mut tally).await;
                 tally
             }));
         }
@@ -170,7 +196,7 @@ pub async fn open_loop(net: &Network, calls: Vec<Call>, rate: u32, duration: Dur
             break;
         }
     }
-    let mut total = Tally::default();
+    let mut total = Tally::new(nodes);
     for t in tasks {
         match t.await {
             Ok(tally) => total.merge(tally),
@@ -179,7 +205,7 @@ pub async fn open_loop(net: &Network, calls: Vec<Call>, rate: u32, duration: Dur
     }
     if !cascades {
         let elapsed = started.elapsed();
-        return finish(total, elapsed, 0, Vec::new());
+        return finish(total, elapsed, 0, Vec::new(), 0);
     }
     // Wait (bounded) until the seller has received a /cancel for every ACKed cascade.
     let drain_until = Instant::now() + CASCADE_DRAIN;
@@ -205,21 +231,30 @@ pub async fn open_loop(net: &Network, calls: Vec<Call>, rate: u32, duration: Dur
         last.saturating_duration_since(started),
         started_n,
         cascade_us,
+        net.duplicates.load(Ordering::Relaxed),
     )
 }
 
-fn finish(total: Tally, elapsed: Duration, cascades_started: usize, mut cascade_us: Vec<u64>) -> Outcome {
+fn finish(
+    total: Tally,
+    elapsed: Duration,
+    cascades_started: usize,
+    mut cascade_us: Vec<u64>,
+    duplicate_cancels: usize,
+) -> Outcome {
     let mut latencies_us = total.latencies;
     latencies_us.sort_unstable();
     cascade_us.sort_unstable();
     Outcome {
         sent: latencies_us.len(),
         acked: total.acked,
+        acked_by_node: total.acked_by_node,
         errors: total.errors,
         error_samples: total.samples,
         latencies_us,
         elapsed,
         cascade_us,
         cascades_started,
+        duplicate_cancels,
     }
 }

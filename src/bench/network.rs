@@ -1,11 +1,14 @@
-//! The benchmark's network on loopback: the gateway binary as a child process (its own store in
-//! a temporary directory, the shipped settings but for the port, the registry and the workers),
+//! The benchmark's network on loopback: the gateway binary as one or more child processes (the
+//! nodes: the shipped settings but for the store, the port, the registry and the workers; several
+//! nodes share one PostgreSQL database, subscriber id and keys, and so are one logical gateway),
 //! the two registered peers whose keys sign the load (a seller on the retail leg and an LSP on
 //! the logistics leg), and a seller endpoint that ACKs what the gateway sends and notes when
-//! each retail transaction's `/cancel` arrived.
+//! each retail transaction's `/cancel` arrived (and how many arrived more than once). Each
+//! node's stderr goes to a file, read at the end for its ERROR and WARN lines.
 
 use super::Options;
 use super::error::BenchError;
+use super::store::Store;
 use crate::clock::{Clock, SystemClock};
 use crate::protocol::MessageId;
 use crate::signing::{KeyId, PrivateKey, Signer};
@@ -13,7 +16,8 @@ use crate::tokens::{Role, TokenKeys};
 use actix_web::{App, HttpResponse, HttpServer, web};
 use serde_json::json;
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::collections::hash_map::Entry;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -64,20 +68,45 @@ pub struct Tracked {
 /// When the seller received the `/cancel` of each retail transaction.
 pub type Arrivals = Arc<Mutex<HashMap<String, Instant>>>;
 
+/// One gateway process.
+struct Node {
+    child: tokio::process::Child,
+    pid: u32,
+    /// Its stderr.
+    log: PathBuf,
+}
+
+/// ERROR and WARN lines the gateway nodes logged.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct GatewayLog {
+    /// ERROR lines, all nodes.
+    pub errors: usize,
+    /// WARN lines, all nodes.
+    pub warnings: usize,
+    /// The first few, each prefixed with its node.
+    pub samples: Vec<String>,
+}
+
+/// ERROR and WARN lines kept verbatim.
+const KEPT_LOG_LINES: usize = 10;
+/// Lines of a node's stderr quoted when it fails to start.
+const START_LOG_TAIL: usize = 15;
+
 /// The running network.
 pub struct Network {
-    /// The gateway's base URL.
-    pub base: String,
+    /// Each node's base URL (`http://127.0.0.1:PORT`), in node order.
+    pub bases: Vec<String>,
     /// The gateway's subscriber id.
     pub gateway_id: String,
     /// The seller (retail BPP).
     pub seller: Peer,
     /// The LSP (logistics BPP).
     pub lsp: Peer,
-    /// `/cancel` arrivals at the seller.
+    /// `/cancel` arrivals at the seller (the first of each transaction).
     pub arrivals: Arrivals,
-    child: tokio::process::Child,
-    pid: u32,
+    /// `/cancel`s the seller received for a transaction it already had one for.
+    pub duplicates: Arc<AtomicUsize>,
+    nodes: Vec<Node>,
     dir: tempfile::TempDir,
     tokens: TokenKeys,
     sink: actix_web::dev::ServerHandle,
@@ -85,12 +114,15 @@ pub struct Network {
 }
 
 impl Network {
-    /// Starts the seller endpoint and the gateway, and waits until the gateway answers.
-    pub async fn start(options: &Options) -> Result<Self, BenchError> {
+    /// Starts the seller endpoint and `options.nodes` gateway processes on `store`, and waits
+    /// until every one answers.
+    pub async fn start(options: &Options, store: &Store) -> Result<Self, BenchError> {
+        let nodes = options.nodes.max(1);
         let seller = Peer::new("seller.bench.local", "seller-bench-1")?;
         let lsp = Peer::new("lsp.bench.local", "lsp-bench-1")?;
         let arrivals: Arrivals = Arc::default();
-        let (sink, sink_url) = start_seller(arrivals.clone())?;
+        let duplicates = Arc::new(AtomicUsize::new(0));
+        let (sink, sink_url) = start_seller(arrivals.clone(), duplicates.clone())?;
 
         let dir = tempfile::tempdir().map_err(|e| BenchError::context("temporary directory", e))?;
         let record = |p: &Peer, kind: &str, domain: &str, url: &str| {
@@ -110,11 +142,10 @@ impl Network {
         std::fs::write(&registry, records.to_string())
             .map_err(|e| BenchError::context("registry file", e))?;
 
-        let port = free_port()?;
+        let ports = free_ports(nodes)?;
         let gateway_key = PrivateKey::generate();
         let secret = format!("{}{}", MessageId::generate(), MessageId::generate());
         let gateway_id = "bench-gateway.local".to_owned();
-        let config = dir.path().join("gateway.toml");
         // Everything else (durability, schemas, limits, outbox, deadlines) is the shipped default.
         let retention = options
             .retention_secs
@@ -126,60 +157,76 @@ impl Network {
                 )
             })
             .unwrap_or_default();
-        let toml = format!(
-            "subscriber_id = \"{gateway_id}\"\nunique_key_id = \"bench-1\"\nsigning_private_key = \"{}\"\n\
-             subscriber_url = \"http://127.0.0.1:{port}\"\n[server]\nbind = \"127.0.0.1:{port}\"\nworkers = {}\n\
-             [store]\npath = \"{}\"\n{retention}[registry]\nfile = \"{}\"\n[rest]\ntoken_secret = \"{secret}\"\n",
-            gateway_key.to_base64_keypair(),
-            options.workers,
-            dir.path().join("data").display(),
-            registry.display(),
-        );
-        std::fs::write(&config, toml).map_err(|e| BenchError::context("gateway config", e))?;
-
-        let child = tokio::process::Command::new(&options.gateway_exe)
-            .arg("serve")
-            .arg("--config")
-            .arg(&config)
-            .env("RUST_LOG", &options.log)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| BenchError::context(format!("cannot start {}", options.gateway_exe.display()), e))?;
-        let pid = child
-            .id()
-            .ok_or_else(|| BenchError::Failed("the gateway exited at once".into()))?;
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(options.connections.max(REGISTER_CONCURRENCY))
             .timeout(Duration::from_secs(20))
             .build()
             .map_err(|e| BenchError::context("HTTP client", e))?;
         let mut net = Self {
-            base: format!("http://127.0.0.1:{port}"),
-            gateway_id,
+            bases: ports.iter().map(|p| format!("http://127.0.0.1:{p}")).collect(),
+            gateway_id: gateway_id.clone(),
             seller,
             lsp,
             arrivals,
-            child,
-            pid,
+            duplicates,
+            nodes: Vec::new(),
             dir,
             tokens: TokenKeys::hs256(secret.as_bytes()),
             sink,
             http,
         };
-        net.wait_ready().await?;
+        // One logical gateway: the same identity, keys, registry and store on every node, each
+        // on its own port. It is reached at the first node's URL.
+        for (i, port) in ports.iter().enumerate() {
+            let config = net.dir.path().join(format!("gateway-{i}.toml"));
+            let toml = format!(
+                "subscriber_id = \"{gateway_id}\"\nunique_key_id = \"bench-1\"\nsigning_private_key = \"{}\"\n\
+                 subscriber_url = \"http://127.0.0.1:{}\"\n[server]\nbind = \"127.0.0.1:{port}\"\nworkers = {}\n\
+                 {}{retention}[registry]\nfile = \"{}\"\n[rest]\ntoken_secret = \"{secret}\"\n",
+                gateway_key.to_base64_keypair(),
+                ports[0],
+                options.workers,
+                store.config(),
+                registry.display(),
+            );
+            std::fs::write(&config, toml).map_err(|e| BenchError::context("gateway config", e))?;
+            let log = net.dir.path().join(format!("gateway-{i}.log"));
+            let stderr =
+                std::fs::File::create(&log).map_err(|e| BenchError::context("gateway log file", e))?;
+            let child = tokio::process::Command::new(&options.gateway_exe)
+                .arg("serve")
+                .arg("--config")
+                .arg(&config)
+                .env("RUST_LOG", &options.log)
+                .env("NO_COLOR", "1")
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(stderr)
+                .kill_on_drop(true)
+                .spawn()
+                .map_err(|e| {
+                    BenchError::context(format!("cannot start {}", options.gateway_exe.display()), e)
+                })?;
+            let pid = child
+                .id()
+                .ok_or_else(|| BenchError::Failed(format!("gateway node {i} exited at once")))?;
+            net.nodes.push(Node { child, pid, log });
+        }
+        for i in 0..nodes {
+            net.wait_ready(i).await?;
+        }
         Ok(net)
     }
 
-    async fn wait_ready(&mut self) -> Result<(), BenchError> {
+    async fn wait_ready(&mut self, i: usize) -> Result<(), BenchError> {
         let deadline = Instant::now() + START_TIMEOUT;
-        let url = format!("{}/healthz", self.base);
+        let url = format!("{}/healthz", self.bases[i]);
+        let node = &mut self.nodes[i];
         loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
+            if let Ok(Some(status)) = node.child.try_wait() {
                 return Err(BenchError::Failed(format!(
-                    "the gateway exited during start-up ({status})"
+                    "gateway node {i} exited during start-up ({status}); its stderr ends:\n{}",
+                    tail(&node.log, START_LOG_TAIL)
                 )));
             }
             if let Ok(r) = self.http.get(&url).send().await
@@ -189,21 +236,22 @@ impl Network {
             }
             if Instant::now() > deadline {
                 return Err(BenchError::Failed(format!(
-                    "the gateway did not answer {url} within {START_TIMEOUT:?}"
+                    "gateway node {i} did not answer {url} within {START_TIMEOUT:?}; its stderr ends:\n{}",
+                    tail(&node.log, START_LOG_TAIL)
                 )));
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 
-    /// The gateway's process id.
-    pub fn pid(&self) -> u32 {
-        self.pid
+    /// The gateway processes' ids, in node order.
+    pub fn pids(&self) -> Vec<u32> {
+        self.nodes.iter().map(|n| n.pid).collect()
     }
 
-    /// The gateway's store directory.
-    pub fn store_dir(&self) -> PathBuf {
-        self.dir.path().join("data")
+    /// The base URL of node `i % nodes`.
+    pub fn base(&self, i: usize) -> &str {
+        &self.bases[i % self.bases.len()]
     }
 
     /// An HTTP client sized for the run.
@@ -212,7 +260,9 @@ impl Network {
     }
 
     /// Registers `n` orders (retail and logistics legs, fulfillment F1 picked up) through
-    /// `POST /api/v1/orders`, `REGISTER_CONCURRENCY` at a time.
+    /// `POST /api/v1/orders`, `REGISTER_CONCURRENCY` at a time, each once. Order `i` goes to node
+    /// `(i + 1) % nodes`: the load sends its calls for order `i` to node `i % nodes`, so with
+    /// several nodes each order is acted on by a node other than the one that registered it.
     pub async fn register_orders(&self, n: usize) -> Result<Vec<Tracked>, BenchError> {
         let token = self
             .tokens
@@ -234,12 +284,13 @@ impl Network {
         for _ in 0..REGISTER_CONCURRENCY.min(n) {
             let (orders, next, http, token) =
                 (orders.clone(), next.clone(), self.http.clone(), token.clone());
-            let url = format!("{}/api/v1/orders", self.base);
+            let bases = self.bases.clone();
             let (seller, lsp) = (self.seller.id.clone(), self.lsp.id.clone());
             tasks.push(tokio::spawn(async move {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(o) = orders.get(i) else { return Ok(()) };
+                    let url = format!("{}/api/v1/orders", bases[(i + 1) % bases.len()]);
                     let body = json!({
                         "order_id": o.order_id, "customer_id": "cust-bench", "provider_id": "prov-bench",
                         "state": "In-progress", "escrow": {"currency": "INR", "value": "540.00"},
@@ -273,24 +324,78 @@ impl Network {
             .map_err(|_| BenchError::Failed("registration tasks still hold the orders".into()))
     }
 
-    /// Stops the gateway and the seller endpoint; the temporary store goes with `self`.
-    pub async fn stop(mut self) {
-        // Our own child, by its handle.
-        let _ = self.child.kill().await;
+    /// Stops the gateway nodes and the seller endpoint, and reads what the nodes logged at ERROR
+    /// and WARN; their configs and logs go with `self`.
+    pub async fn stop(mut self) -> GatewayLog {
+        for node in &mut self.nodes {
+            // Our own children, by their handles.
+            let _ = node.child.kill().await;
+        }
         self.sink.stop(false).await;
+        let mut log = GatewayLog::default();
+        for (i, node) in self.nodes.iter().enumerate() {
+            let text = std::fs::read_to_string(&node.log).unwrap_or_default();
+            for line in text.lines().map(strip_ansi) {
+                let level = match line.split_whitespace().nth(1) {
+                    Some("ERROR") => &mut log.errors,
+                    Some("WARN") => &mut log.warnings,
+                    _ => continue,
+                };
+                *level += 1;
+                if log.samples.len() < KEPT_LOG_LINES {
+                    log.samples.push(format!("node {i}: {line}"));
+                }
+            }
+        }
+        log
     }
 }
 
-/// A port the kernel just handed out on loopback (the gateway binds it a moment later).
-fn free_port() -> Result<u16, BenchError> {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
+/// The last `n` lines of the file at `path`.
+fn tail(path: &std::path::Path, n: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<String> = text.lines().map(strip_ansi).collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// `line` without ANSI colour sequences (`ESC [ … letter`).
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `n` distinct ports the kernel just handed out on loopback (the nodes bind them a moment
+/// later); held together until all are known, so no two are the same.
+fn free_ports(n: usize) -> Result<Vec<u16>, BenchError> {
+    let listeners = (0..n)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| BenchError::context("no free port", e))?;
+    listeners
+        .iter()
+        .map(|l| l.local_addr().map(|a| a.port()))
+        .collect::<Result<_, _>>()
         .map_err(|e| BenchError::context("no free port", e))
 }
 
-/// The seller: ACKs everything and notes when each retail transaction's `/cancel` arrived.
-fn start_seller(arrivals: Arrivals) -> Result<(actix_web::dev::ServerHandle, String), BenchError> {
+/// The seller: ACKs everything and notes when each retail transaction's `/cancel` arrived first,
+/// and how many arrived for a transaction that already had one.
+fn start_seller(
+    arrivals: Arrivals,
+    duplicates: Arc<AtomicUsize>,
+) -> Result<(actix_web::dev::ServerHandle, String), BenchError> {
     #[derive(serde::Deserialize)]
     struct Head {
         context: HeadContext,
@@ -300,16 +405,23 @@ fn start_seller(arrivals: Arrivals) -> Result<(actix_web::dev::ServerHandle, Str
         transaction_id: String,
     }
     let server = HttpServer::new(move || {
-        let arrivals = arrivals.clone();
+        let (arrivals, duplicates) = (arrivals.clone(), duplicates.clone());
         App::new().default_service(web::to(move |req: actix_web::HttpRequest, body: web::Bytes| {
             let at = Instant::now();
-            let arrivals = arrivals.clone();
+            let (arrivals, duplicates) = (arrivals.clone(), duplicates.clone());
             async move {
                 if req.path().ends_with("/cancel")
                     && let Ok(head) = serde_json::from_slice::<Head>(&body)
                     && let Ok(mut a) = arrivals.lock()
                 {
-                    a.entry(head.context.transaction_id).or_insert(at);
+                    match a.entry(head.context.transaction_id) {
+                        Entry::Occupied(_) => {
+                            duplicates.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Entry::Vacant(v) => {
+                            v.insert(at);
+                        }
+                    }
                 }
                 HttpResponse::Ok()
                     .content_type("application/json")
@@ -326,19 +438,4 @@ fn start_seller(arrivals: Arrivals) -> Result<(actix_web::dev::ServerHandle, Str
     let handle = server.handle();
     tokio::spawn(server);
     Ok((handle, format!("http://{addr}")))
-}
-
-/// Bytes under `dir`, by file length.
-pub fn dir_bytes(dir: &Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    entries
-        .filter_map(Result::ok)
-        .map(|e| match e.metadata() {
-            Ok(m) if m.is_dir() => dir_bytes(&e.path()),
-            Ok(m) => m.len(),
-            Err(_) => 0,
-        })
-        .sum()
 }

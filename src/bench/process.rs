@@ -1,27 +1,33 @@
 //! The gateway process from the outside, read from `/proc/<pid>`: CPU time (`utime + stime` in
 //! `/proc/<pid>/stat`, every thread of the process, in clock ticks of `USER_HZ`, which Linux
 //! fixes at 100 on x86 and arm64), current and peak resident memory (`VmRSS`, `VmHWM` in
-//! `/proc/<pid>/status`), and the store directory's size. Also the machine: load average, core
-//! count and CPU model.
+//! `/proc/<pid>/status`) of each gateway node, and the store's size. Also the machine: load
+//! average, core count and CPU model.
 
 use super::error::BenchError;
-use super::network::dir_bytes;
-use std::path::Path;
+use super::store::{Reading, Store};
 
 /// Ticks per second in `/proc/<pid>/stat`.
 pub const USER_HZ: f64 = 100.0;
 
-/// One reading.
+/// One reading of one gateway process.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Sample {
+pub struct NodeSample {
     /// User plus system CPU of the gateway, in ticks.
     pub cpu_ticks: u64,
     /// Resident memory now, KiB.
     pub rss_kib: u64,
     /// Peak resident memory so far, KiB.
     pub peak_rss_kib: u64,
-    /// Bytes of the store directory.
-    pub store_bytes: u64,
+}
+
+/// One reading of the run.
+#[derive(Debug, Clone, Default)]
+pub struct Sample {
+    /// Each gateway process, in node order.
+    pub nodes: Vec<NodeSample>,
+    /// The store (and the PostgreSQL server's CPU).
+    pub store: Reading,
     /// The 1-minute load average.
     pub load1: f64,
     /// User plus system CPU of the benchmark process itself (the load generator), in ticks.
@@ -42,9 +48,9 @@ pub fn cpu_ticks(pid: &str) -> Result<u64, BenchError> {
     Ok(field(11) + field(12))
 }
 
-/// Reads the gateway `pid`, its store directory, and this process's own CPU.
-pub fn sample(pid: u32, store: &Path) -> Result<Sample, BenchError> {
-    let gateway_ticks = cpu_ticks(&pid.to_string())?;
+/// Reads the gateway process `pid`.
+pub fn node_sample(pid: u32) -> Result<NodeSample, BenchError> {
+    let cpu_ticks = cpu_ticks(&pid.to_string())?;
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let kib = |key: &str| {
         status
@@ -53,11 +59,24 @@ pub fn sample(pid: u32, store: &Path) -> Result<Sample, BenchError> {
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
             .unwrap_or(0)
     };
-    Ok(Sample {
-        cpu_ticks: gateway_ticks,
+    Ok(NodeSample {
+        cpu_ticks,
         rss_kib: kib("VmRSS:"),
         peak_rss_kib: kib("VmHWM:"),
-        store_bytes: dir_bytes(store),
+    })
+}
+
+/// Reads the gateway processes `pids` first (so the CPU figures end with the load), then the
+/// store, then this process's own CPU.
+pub async fn sample(pids: &[u32], store: &Store) -> Result<Sample, BenchError> {
+    let nodes = pids
+        .iter()
+        .map(|pid| node_sample(*pid))
+        .collect::<Result<Vec<_>, _>>()?;
+    let store = store.read().await?;
+    Ok(Sample {
+        nodes,
+        store,
         load1: load_average().0,
         own_cpu_ticks: cpu_ticks("self")?,
     })

@@ -1,5 +1,6 @@
 //! `bench`: the load benchmark (see [`crate::bench`]); prints the report and optionally writes
-//! it as JSON. Exit 1 if any request was not ACKed.
+//! it as JSON. Exit 1 if any request was not ACKed. Sled unless `--database-url` is given (only
+//! the flag: `DATABASE_URL` in the environment does not switch a plain `bench` to PostgreSQL).
 
 use crate::bench::{Mode, Options, run};
 use std::path::PathBuf;
@@ -47,10 +48,29 @@ pub struct BenchArgs {
     /// Also write the report here as JSON.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Run the gateway on PostgreSQL: a fresh database gw_bench_<uuid> is made on this server
+    /// for the run (the role must be allowed to create databases) and dropped after it.
+    /// Without it, the gateway runs on sled in a temporary directory.
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Gateway processes, each on its own port, sharing the one database, subscriber id and
+    /// keys; the load is split between them (more than 1 needs --database-url).
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub nodes: usize,
 }
 
 /// Runs the benchmark.
 pub fn bench(args: BenchArgs) -> ExitCode {
+    if args.nodes == 0 {
+        return super::usage_error("--nodes must be at least 1");
+    }
+    if args.nodes > 1 && args.database_url.is_none() {
+        return super::usage_error(format!(
+            "--nodes {} needs --database-url: several gateway nodes share one PostgreSQL database \
+             (a sled store belongs to one process)",
+            args.nodes
+        ));
+    }
     let gateway_exe = match std::env::current_exe() {
         Ok(p) => p,
         Err(e) => return super::usage_error(format!("cannot find this executable: {e}")),
@@ -67,6 +87,8 @@ pub fn bench(args: BenchArgs) -> ExitCode {
         retention_secs: args.retention_secs,
         gateway_exe,
         sdk_dir: (!args.no_sdk).then_some(args.sdk_dir),
+        database_url: args.database_url,
+        nodes: args.nodes,
     };
     let report = match actix_web::rt::System::new().block_on(run(&options)) {
         Ok(r) => r,

@@ -1,6 +1,7 @@
 //! `bench` as CI runs it: a few hundred signed callbacks and a few cascades against the real
 //! binary on a temporary store, every one ACKed, and a JSON report with the fields the README
-//! figures come from.
+//! figures come from. The same on PostgreSQL with two gateway nodes, on a database of the
+//! server at `DATABASE_URL` (scripts/test starts one).
 
 use crate::support::{gateway, repo_root};
 
@@ -29,6 +30,12 @@ fn bench_json(args: &[&str]) -> serde_json::Value {
 fn a_short_callback_run_acks_everything_and_reports_its_figures() {
     let r = bench_json(&["--requests", "300", "--orders", "20"]);
     assert_eq!(r["requests"], 300, "{r:#}");
+    // A plain run measures sled, whatever DATABASE_URL says.
+    assert_eq!(
+        (r["store"].as_str(), r["nodes"].as_u64()),
+        (Some("sled"), Some(1)),
+        "{r:#}"
+    );
     assert_eq!(
         (r["acked"].as_u64(), r["errors"].as_u64()),
         (Some(300), Some(0)),
@@ -87,4 +94,87 @@ fn an_open_loop_run_keeps_its_rate_and_acks_everything() {
     );
     assert_eq!(r["rate"], 100, "{r:#}");
     assert!(r["latency"]["p99_ms"].as_f64().is_some_and(|x| x > 0.0), "{r:#}");
+}
+
+/// The test server, which scripts/test provides.
+fn database_url() -> String {
+    std::env::var("DATABASE_URL").unwrap_or_else(|_| {
+        panic!("DATABASE_URL is not set: run scripts/test, which starts a throwaway PostgreSQL")
+    })
+}
+
+#[test]
+fn two_nodes_on_postgres_share_the_load_and_ack_everything() {
+    let url = database_url();
+    let r = bench_json(&[
+        "--requests",
+        "300",
+        "--orders",
+        "20",
+        "--nodes",
+        "2",
+        "--database-url",
+        &url,
+        "--no-sdk",
+    ]);
+    assert_eq!(
+        (r["store"].as_str(), r["nodes"].as_u64()),
+        (Some("postgres"), Some(2)),
+        "{r:#}"
+    );
+    assert!(
+        r["database"].as_str().is_some_and(|d| d.starts_with("gw_bench_")),
+        "{r:#}"
+    );
+    assert_eq!(
+        (r["acked"].as_u64(), r["errors"].as_u64()),
+        (Some(300), Some(0)),
+        "{r:#}"
+    );
+    let nodes = r["per_node"].as_array().unwrap();
+    assert_eq!(nodes.len(), 2, "{r:#}");
+    for n in nodes {
+        assert!(n["acked"].as_u64() > Some(0), "a node got no load: {r:#}");
+        assert!(n["peak_rss_mib"].as_f64().is_some_and(|x| x > 0.0), "{r:#}");
+    }
+    assert!(
+        r["store_bytes_per_callback"].as_f64().is_some_and(|x| x > 0.0),
+        "{r:#}"
+    );
+    assert_eq!(r["gateway_log"]["errors"], 0, "{r:#}");
+}
+
+#[test]
+fn cascades_through_two_nodes_on_postgres_reach_the_seller_once_each() {
+    let url = database_url();
+    let r = bench_json(&[
+        "--mode",
+        "cascades",
+        "--orders",
+        "30",
+        "--rate",
+        "50",
+        "--nodes",
+        "2",
+        "--database-url",
+        &url,
+        "--no-sdk",
+    ]);
+    assert_eq!(
+        (r["acked"].as_u64(), r["errors"].as_u64()),
+        (Some(30), Some(0)),
+        "{r:#}"
+    );
+    assert_eq!(
+        (&r["cascades"]["completed"], &r["cascades"]["duplicates"]),
+        (&30.into(), &0.into()),
+        "{r:#}"
+    );
+}
+
+#[test]
+fn several_nodes_without_a_database_is_a_usage_error() {
+    let out = gateway(&["bench", "--nodes", "2"], b"");
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("--database-url"), "{}", out.stderr);
 }

@@ -36,7 +36,14 @@ pub(crate) async fn start(config: &std::path::Path, port: u16) -> Gateway {
         .arg(config)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        // Beside the settings, for a failing test to be read: each start appends.
+        .stderr(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(config.with_extension("log"))
+                .map_or_else(|_| Stdio::null(), Stdio::from),
+        )
         .spawn()
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
@@ -63,6 +70,18 @@ pub(crate) fn write_gateway(
     records: Value,
     outbox: &str,
 ) -> (std::path::PathBuf, u16) {
+    let store = format!("path = \"{}\"\n", dir.join("data").display());
+    write_gateway_on(dir, gateway, records, outbox, &store)
+}
+
+/// [`write_gateway`] with the `[store]` keys given.
+pub(crate) fn write_gateway_on(
+    dir: &std::path::Path,
+    gateway: &PrivateKey,
+    records: Value,
+    outbox: &str,
+    store: &str,
+) -> (std::path::PathBuf, u16) {
     std::fs::write(dir.join("registry.json"), serde_json::to_vec(&records).unwrap()).unwrap();
     let port = free_port();
     let config = dir.join("gateway.toml");
@@ -70,15 +89,23 @@ pub(crate) fn write_gateway(
         &config,
         format!(
             "subscriber_id = \"bnp.crash.local\"\nunique_key_id = \"gw\"\nsigning_private_key = \"{}\"\nsubscriber_url = \"http://127.0.0.1:{port}\"\n\
-             [server]\nbind = \"127.0.0.1:{port}\"\nworkers = 2\n[store]\npath = \"{}\"\n[registry]\nfile = \"{}\"\n\
+             [server]\nbind = \"127.0.0.1:{port}\"\nworkers = 2\n[store]\n{store}[registry]\nfile = \"{}\"\n\
              [outbox]\ninitial_backoff_ms = 50\nmax_backoff_ms = 100\n{outbox}[rest]\ntoken_secret = \"{TOKEN_SECRET}\"\n",
             gateway.to_base64_keypair(),
-            dir.join("data").display(),
             dir.join("registry.json").display()
         ),
     )
     .unwrap();
     (config, port)
+}
+
+/// A new database for one test on the PostgreSQL server at `DATABASE_URL` (`scripts/test`
+/// starts a throwaway one); the test fails without it.
+pub(crate) async fn scratch_database(prefix: &str) -> String {
+    let base = std::env::var("DATABASE_URL")
+        .expect("DATABASE_URL is not set: run scripts/test, which starts a throwaway PostgreSQL");
+    let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
+    ondc_gateway::store::create_database(&base, &name).await.unwrap()
 }
 
 pub(crate) fn sign(key: &PrivateKey, id: &str, body: &[u8]) -> String {

@@ -5,8 +5,12 @@
 //! bytes, as a real peer would. At the end every cascade is Cancelled, every peer received each
 //! message it expected under exactly one message_id (a resend after a crash keeps the id), no
 //! escrow was refunded more than once, and every timeline holds what was sent and received.
+//! The same run on two nodes sharing PostgreSQL, the peers alternating between them, one node
+//! killed twice (once for good), checks that the nodes share orders, dedupe, timers and the
+//! outbox, and that the survivor takes over what the dead node had claimed.
 
-use crate::crash::{Gateway, record, sign, start, write_gateway};
+use crate::crash::{record, scratch_database, sign, start, write_gateway, write_gateway_on};
+use std::path::PathBuf;
 use ondc_gateway::replay::counterpart::{Counterpart, Received};
 use ondc_gateway::signing::PrivateKey;
 use ondc_gateway::tokens::{Role, TokenKeys};
@@ -157,28 +161,32 @@ fn context(party: Party, action: &str, run: usize) -> Value {
     })
 }
 
-/// The gateway as the peers see it: its port, and who is the current process.
+/// The gateway as the peers see it: the nodes' addresses, behind no balancer but the peers'
+/// own choice.
 struct Target {
-    base: String,
+    bases: Vec<String>,
     http: reqwest::Client,
 }
 
 /// Posts `body` signed by `party` until it is answered 200, resending the same bytes through
-/// refused connections, timeouts and 5xx answers (the gateway is being killed).
+/// refused connections, timeouts and 5xx answers (a node is being killed), first to node
+/// `prefer`, then to the next node after each failure, as a load balancer would.
 async fn deliver(
     t: &Target,
     keys: &HashMap<Party, PrivateKey>,
     party: Party,
     action: &str,
     body: &[u8],
+    prefer: usize,
 ) -> u32 {
     let auth = sign(&keys[&party], party.id(), body);
     let deadline = Instant::now() + WITHIN;
     let mut resends = 0;
     loop {
+        let base = &t.bases[(prefer + resends as usize) % t.bases.len()];
         let sent = t
             .http
-            .post(format!("{}/{action}", t.base))
+            .post(format!("{base}/{action}"))
             .header("authorization", &auth)
             .header("content-type", "application/json")
             .body(body.to_vec())
@@ -207,6 +215,50 @@ type Seen = BTreeMap<(Party, String), BTreeMap<String, usize>>;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_kills_during_500_cascades_lose_nothing_and_repeat_nothing() {
+    // One node on the embedded store, killed and restarted five times.
+    run(Backend::Sled, &[(0, true); KILLS]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_on_postgres_share_500_cascades_and_one_dies_without_loss() {
+    // Two nodes on one database, the peers alternating between them; the second node is killed,
+    // comes back, and is killed again for good: the first takes over what it held.
+    run(Backend::Postgres { nodes: 2 }, &[(1, true), (1, false)]).await;
+}
+
+enum Backend {
+    Sled,
+    Postgres { nodes: usize },
+}
+
+/// The nodes' settings files and ports, on one store.
+async fn nodes(backend: &Backend, dir: &std::path::Path, key: &PrivateKey, records: &Value) -> Vec<(PathBuf, u16)> {
+    match backend {
+        Backend::Sled => vec![write_gateway(dir, key, records.clone(), "max_attempts = 10000\n")],
+        Backend::Postgres { nodes } => {
+            let url = scratch_database("gw_crash").await;
+            // A claim lapses soon after a node dies; an attempt takes at most 5 s.
+            let store = format!("kind = \"postgres\"\nurl = \"{url}\"\npool_size = 8\noutbox_lease_secs = 10\n");
+            (0..*nodes)
+                .map(|i| {
+                    let node_dir = dir.join(format!("node-{i}"));
+                    std::fs::create_dir_all(&node_dir).unwrap();
+                    write_gateway_on(
+                        &node_dir,
+                        key,
+                        records.clone(),
+                        "max_attempts = 10000\nrequest_timeout_ms = 5000\n",
+                        &store,
+                    )
+                })
+                .collect()
+        }
+    }
+}
+
+/// Plays 500 cascades against `backend` while the killer does `kills`: (which node, whether it
+/// is started again).
+async fn run(backend: Backend, kills_planned: &[(usize, bool)]) {
     let started = Instant::now();
     let dir = tempfile::tempdir().unwrap();
     let gateway_key = PrivateKey::generate();
@@ -238,22 +290,27 @@ async fn five_kills_during_500_cascades_lose_nothing_and_repeat_nothing() {
             peers[&Party::Lsp].url()
         ),
     ]);
-    let (config, port) = write_gateway(dir.path(), &gateway_key, records, "max_attempts = 10000\n");
-    let gateway: Arc<Mutex<Gateway>> = Arc::new(Mutex::new(start(&config, port).await));
+    let nodes = nodes(&backend, dir.path(), &gateway_key, &records).await;
+    let mut gateways = Vec::new();
+    for (config, port) in &nodes {
+        gateways.push(Arc::new(Mutex::new(Some(start(config, *port).await))));
+    }
     let target = Arc::new(Target {
-        base: format!("http://127.0.0.1:{port}"),
+        bases: nodes.iter().map(|(_, port)| format!("http://127.0.0.1:{port}")).collect(),
         http: reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
             .build()
             .unwrap(),
     });
+    // The node that is never killed answers the final questions.
+    let survivor = target.bases[0].clone();
     let platform = TokenKeys::hs256(crate::app::TOKEN_SECRET.as_bytes())
         .mint("p", Role::Platform, chrono::Utc::now().timestamp(), 3600)
         .unwrap();
     let kinds = Arc::new(kinds());
     let fixtures: Arc<Vec<Fixture>> = Arc::new(kinds.iter().map(|k| fixture(k.fixture)).collect());
 
-    // Every order registered first.
+    // Every order registered first, on the nodes in turn.
     for run in 0..CASCADES {
         let order = substitute(
             &fixtures[run % 3].order,
@@ -261,7 +318,7 @@ async fn five_kills_during_500_cascades_lose_nothing_and_repeat_nothing() {
         );
         let r = target
             .http
-            .post(format!("{}/api/v1/orders", target.base))
+            .post(format!("{}/api/v1/orders", target.bases[run % target.bases.len()]))
             .bearer_auth(&platform)
             .json(&order)
             .send()
@@ -308,23 +365,28 @@ async fn five_kills_during_500_cascades_lose_nothing_and_repeat_nothing() {
     let mut seed = u64::from(std::process::id()) ^ chrono::Utc::now().timestamp_micros() as u64;
     println!("crash at scale: seed {seed}");
     let killer = {
-        let gateway = gateway.clone();
-        let config = config.clone();
+        let gateways = gateways.clone();
+        let nodes = nodes.clone();
+        let kills = kills_planned.to_vec();
         tokio::spawn(async move {
-            let mut kills = 0;
-            while kills < KILLS {
+            let mut done = 0;
+            for (node, restart) in kills {
                 seed = seed
                     .wrapping_mul(6364136223846793005)
                     .wrapping_add(1442695040888963407);
                 let pause = 300 + (seed >> 33) % 1200;
                 tokio::time::sleep(Duration::from_millis(pause)).await;
-                let mut g = gateway.lock().await;
-                let _ = g.child.kill();
-                let _ = g.child.wait();
-                kills += 1;
-                *g = start(&config, port).await;
+                let mut g = gateways[node].lock().await;
+                if let Some(mut gone) = g.take() {
+                    let _ = gone.child.kill();
+                    let _ = gone.child.wait();
+                    done += 1;
+                }
+                if restart {
+                    *g = Some(start(&nodes[node].0, nodes[node].1).await);
+                }
             }
-            kills
+            done
         })
     };
 
@@ -375,7 +437,8 @@ async fn five_kills_during_500_cascades_lose_nothing_and_repeat_nothing() {
                         sent_ids.push(ctx["message_id"].as_str().unwrap().to_owned());
                         body["context"] = ctx;
                         let bytes = serde_json::to_vec(&body).unwrap();
-                        let n = deliver(&target, &keys, *party, action, &bytes).await;
+                        // The peers take turns among the nodes, so one cascade crosses them.
+                        let n = deliver(&target, &keys, *party, action, &bytes, run + sent_ids.len()).await;
                         resends.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
                     }
                     Step::Await(party, action, bind) => loop {
@@ -401,6 +464,7 @@ async fn five_kills_during_500_cascades_lose_nothing_and_repeat_nothing() {
         done.push(r.unwrap());
     }
     let kills = killer.await.unwrap();
+    let kills_planned = kills_planned.len();
     let played = started.elapsed();
 
     // Settle: resends of what was delivered just before a kill may still arrive; wait until
@@ -427,8 +491,8 @@ async fn five_kills_during_500_cascades_lose_nothing_and_repeat_nothing() {
                         .unwrap()
                 }
             };
-            let view = get(format!("{}/api/v1/orders/O-{run}", target.base)).await;
-            let timeline = get(format!("{}/api/v1/orders/O-{run}/timeline", target.base)).await;
+            let view = get(format!("{survivor}/api/v1/orders/O-{run}")).await;
+            let timeline = get(format!("{survivor}/api/v1/orders/O-{run}/timeline")).await;
             let settled = view["state"] == "Cancelled"
                 && timeline["messages"]
                     .as_array()
@@ -500,15 +564,16 @@ async fn five_kills_during_500_cascades_lose_nothing_and_repeat_nothing() {
         }
     }
     println!(
-        "crash at scale: {CASCADES} cascades, {kills} × SIGKILL, played in {:.1} s, settled in {:.1} s; \
+        "crash at scale: {CASCADES} cascades on {} node(s), {kills} × SIGKILL, played in {:.1} s, settled in {:.1} s; \
          peers received {received} messages ({copies} extra copies under the same message_id), \
          peers resent {} times; {} cascades with a problem",
+        target.bases.len(),
         played.as_secs_f64(),
         started.elapsed().as_secs_f64(),
         resends.load(std::sync::atomic::Ordering::Relaxed),
         failures.len()
     );
-    assert!(kills >= KILLS);
+    assert_eq!(kills, kills_planned);
     assert!(
         failures.is_empty(),
         "{} cascades:\n{}",
