@@ -14,6 +14,7 @@ mod hostile;
 mod limits;
 mod malformed;
 mod peers;
+mod postgres;
 mod receiver;
 mod registry;
 mod replay;

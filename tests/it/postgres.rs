@@ -1,0 +1,121 @@
+//! The PostgreSQL store from the outside: `migrate`, `serve` refusing what it cannot use, and a
+//! cascade through the real binary on PostgreSQL. The two-node crash run is in `crash_scale`.
+
+use crate::crash::{free_port, scratch_database};
+use std::process::Command;
+
+fn gateway() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_ondc-gateway"));
+    c.current_dir(env!("CARGO_MANIFEST_DIR"));
+    c
+}
+
+#[tokio::test]
+async fn migrate_applies_the_schema_once_and_refuses_the_embedded_store() {
+    let url = scratch_database("gw_migrate").await;
+    let run = || {
+        gateway()
+            .args(["migrate"])
+            .env("ONDC_GW_STORE__KIND", "postgres")
+            .env("ONDC_GW_STORE__URL", &url)
+            .output()
+            .unwrap()
+    };
+    let first = run();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&first.stdout).trim(),
+        "applied migrations 1; schema at version 1"
+    );
+    let again = run();
+    assert!(again.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&again.stdout).trim(),
+        "schema up to date (version 1)"
+    );
+    let sled = gateway().args(["migrate"]).output().unwrap();
+    assert_eq!(
+        sled.status.code(),
+        Some(2),
+        "the shipped config is sled: a usage error"
+    );
+    assert!(String::from_utf8_lossy(&sled.stderr).contains("needs no migration"));
+}
+
+#[test]
+fn serve_names_an_unreachable_database_without_its_password() {
+    let port = free_port();
+    let out = gateway()
+        .args(["serve"])
+        .env("ONDC_GW_STORE__KIND", "postgres")
+        .env(
+            "ONDC_GW_STORE__URL",
+            format!("postgres://gw:hunter2secret@127.0.0.1:{port}/none"),
+        )
+        .env("ONDC_GW_SERVER__BIND", format!("127.0.0.1:{}", free_port()))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains(&format!("127.0.0.1:{port}")), "{err}");
+    assert!(!err.contains("hunter2secret"), "the password leaked: {err}");
+    assert!(err.contains("gw:***@"), "{err}");
+}
+
+#[test]
+fn postgres_without_a_url_is_a_usage_error() {
+    let out = gateway()
+        .args(["serve"])
+        .env("ONDC_GW_STORE__KIND", "postgres")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("store.url is not set"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fixture_flows_pass_against_serve_on_postgres() {
+    let url = scratch_database("gw_replay").await;
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    // The shipped configuration but for the store and the address; the fixtures' counterparts
+    // listen on the ports the development registry names.
+    let mut child = gateway()
+        .args(["serve"])
+        .env("ONDC_GW_STORE__KIND", "postgres")
+        .env("ONDC_GW_STORE__URL", &url)
+        .env("ONDC_GW_STORE__PATH", dir.path())
+        .env("ONDC_GW_SERVER__BIND", format!("127.0.0.1:{port}"))
+        .env("ONDC_GW_SUBSCRIBER_URL", format!("http://127.0.0.1:{port}"))
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while reqwest::get(format!("{base}/healthz")).await.is_err() {
+        assert!(std::time::Instant::now() < deadline, "gateway did not start");
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    let replay = tokio::task::spawn_blocking(move || {
+        gateway()
+            .args(["replay", "--gateway-url", &base, "fixtures/flows"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let report = String::from_utf8_lossy(&replay.stdout);
+    assert!(
+        replay.status.success(),
+        "{report}\n{}",
+        String::from_utf8_lossy(&replay.stderr)
+    );
+    assert!(report.contains(" 0 failed"), "{report}");
+}
