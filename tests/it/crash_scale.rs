@@ -10,12 +10,12 @@
 //! outbox, and that the survivor takes over what the dead node had claimed.
 
 use crate::crash::{record, scratch_database, sign, start, write_gateway, write_gateway_on};
-use std::path::PathBuf;
 use ondc_gateway::replay::counterpart::{Counterpart, Received};
 use ondc_gateway::signing::PrivateKey;
 use ondc_gateway::tokens::{Role, TokenKeys};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{Mutex, mpsc};
@@ -232,13 +232,19 @@ enum Backend {
 }
 
 /// The nodes' settings files and ports, on one store.
-async fn nodes(backend: &Backend, dir: &std::path::Path, key: &PrivateKey, records: &Value) -> Vec<(PathBuf, u16)> {
+async fn nodes(
+    backend: &Backend,
+    dir: &std::path::Path,
+    key: &PrivateKey,
+    records: &Value,
+) -> Vec<(PathBuf, u16)> {
     match backend {
         Backend::Sled => vec![write_gateway(dir, key, records.clone(), "max_attempts = 10000\n")],
         Backend::Postgres { nodes } => {
             let url = scratch_database("gw_crash").await;
             // A claim lapses soon after a node dies; an attempt takes at most 5 s.
-            let store = format!("kind = \"postgres\"\nurl = \"{url}\"\npool_size = 8\noutbox_lease_secs = 10\n");
+            let store =
+                format!("kind = \"postgres\"\nurl = \"{url}\"\npool_size = 8\noutbox_lease_secs = 10\n");
             (0..*nodes)
                 .map(|i| {
                     let node_dir = dir.join(format!("node-{i}"));
@@ -296,7 +302,10 @@ async fn run(backend: Backend, kills_planned: &[(usize, bool)]) {
         gateways.push(Arc::new(Mutex::new(Some(start(config, *port).await))));
     }
     let target = Arc::new(Target {
-        bases: nodes.iter().map(|(_, port)| format!("http://127.0.0.1:{port}")).collect(),
+        bases: nodes
+            .iter()
+            .map(|(_, port)| format!("http://127.0.0.1:{port}"))
+            .collect(),
         http: reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
             .build()
@@ -318,7 +327,10 @@ async fn run(backend: Backend, kills_planned: &[(usize, bool)]) {
         );
         let r = target
             .http
-            .post(format!("{}/api/v1/orders", target.bases[run % target.bases.len()]))
+            .post(format!(
+                "{}/api/v1/orders",
+                target.bases[run % target.bases.len()]
+            ))
             .bearer_auth(&platform)
             .json(&order)
             .send()
