@@ -109,7 +109,7 @@ async fn send(http: &reqwest::Client, node: usize, base: &str, call: &Call, tall
             }
         }
         Ok((status, body)) => tally.error(format!("{status} {}", String::from_utf8_lossy(&body))),
-        Err(e) => tally.error(e.without_url().to_string()),
+        Err(e) => tally.error(crate::telemetry::chain(&e.without_url())),
     }
 }
 
