@@ -15,11 +15,13 @@ CREATE TABLE gw_transactions (
 );
 
 -- Every accepted inbound message, byte for byte, with the answer it got. `seq` is the audit
--- sequence number (from 1). `record` holds the metadata; `body` the exact bytes.
+-- sequence number (from 1), taken by the dedupe row first. `record` holds the metadata as JSON
+-- text (written once, read rarely: not worth jsonb's parsing); `body` the exact bytes.
+CREATE SEQUENCE gw_audit_seq;
 CREATE TABLE gw_audit (
-    seq          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    seq          bigint PRIMARY KEY DEFAULT nextval('gw_audit_seq'),
     received_at  timestamptz NOT NULL,
-    record       jsonb NOT NULL,
+    record       text NOT NULL,
     body         bytea NOT NULL
 );
 CREATE INDEX gw_audit_received ON gw_audit (received_at);
@@ -50,6 +52,7 @@ CREATE TABLE gw_outbox (
 CREATE INDEX gw_outbox_due ON gw_outbox (next_attempt_at) WHERE status = 'pending';
 
 -- An order's timeline: references to audit records (`seq`) and outbox entries (`message_id`).
+-- Reads show the newest lines up to the bound; older ones are removed in the background.
 CREATE TABLE gw_timeline (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     order_id    text NOT NULL,

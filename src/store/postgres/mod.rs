@@ -15,6 +15,7 @@
 //! after that, so an ACK is durable, and one fsync covers every change of the group.
 
 mod schema;
+mod sql;
 
 pub use schema::{MIGRATIONS, create_database, migrate};
 
@@ -27,13 +28,14 @@ use super::{
 use crate::orchestrator::{Order, Refusal, Timer};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Transaction};
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
+use futures_util::future::{join, join3};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::types::Json;
+use tokio_postgres::types::{Json, ToSql};
 
 /// How a PostgreSQL store is reached and shared.
 #[derive(Clone)]
@@ -124,6 +126,8 @@ pub struct PgStore {
     /// this node's own changes in between.
     pending: Arc<AtomicU64>,
     refresher: tokio::task::JoinHandle<()>,
+    /// Orders and users whose timeline or notifications grew, trimmed at the next prune.
+    touched: std::sync::Mutex<Touched>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -183,10 +187,11 @@ impl PgStore {
             bounds: options.bounds,
             pending,
             refresher,
+            touched: std::sync::Mutex::new(Touched::default()),
         })
     }
 
-    async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
+    async fn client(&self) -> Result<Object, StoreError> {
         self.pool.get().await.map_err(engine)
     }
 
@@ -194,112 +199,20 @@ impl PgStore {
         Ok(self.commit.durable().await?)
     }
 
-    /// Writes an order change, its outbox entries, notifications and timers.
-    async fn write_effect(&self, tx: &Transaction<'_>, effect: &Effect) -> Result<(), StoreError> {
-        let order = &effect.order;
-        tx.execute(
-            &tx.prepare_cached("UPDATE gw_orders SET body = $2, updated_at = now() WHERE id = $1")
-                .await
-                .map_err(engine)?,
-            &[&order.id, &Json(order)],
-        )
-        .await
-        .map_err(engine)?;
-        if !effect.timers.is_empty() {
-            let put = tx
-                .prepare_cached(
-                    "INSERT INTO gw_timers (order_id, kind, due_at, body) VALUES ($1, $2, $3, $4) \
-                     ON CONFLICT DO NOTHING",
-                )
-                .await
-                .map_err(engine)?;
-            for t in &effect.timers {
-                tx.execute(&put, &[&t.order_id, &t.kind.tag(), &t.due_at, &Json(t)])
-                    .await
-                    .map_err(engine)?;
-            }
-        }
-        for n in &effect.notifications {
-            tx.execute(
-                &tx.prepare_cached("INSERT INTO gw_notifications (user_id, body) VALUES ($1, $2)")
-                    .await
-                    .map_err(engine)?,
-                &[&n.user_id, &Json(n)],
-            )
-            .await
-            .map_err(engine)?;
-            trim(
-                tx,
-                Trim::Notifications,
-                &n.user_id,
-                self.bounds.notifications_per_user,
-            )
-            .await?;
-        }
-        for entry in &effect.outbox {
-            tx.execute(
-                &tx.prepare_cached(
-                    "INSERT INTO gw_outbox (message_id, order_id, status, next_attempt_at, entry) \
-                     VALUES ($1, $2, $3, $4, $5)",
-                )
-                .await
-                .map_err(engine)?,
-                &[
-                    &entry.message_id.as_str(),
-                    &entry.order_id,
-                    &status_text(entry.status),
-                    &entry.next_attempt_at,
-                    &Json(entry),
-                ],
-            )
-            .await
-            .map_err(engine)?;
-            tx.execute(
-                &tx.prepare_cached("INSERT INTO gw_timeline (order_id, message_id) VALUES ($1, $2)")
-                    .await
-                    .map_err(engine)?,
-                &[&entry.order_id, &entry.message_id.as_str()],
-            )
-            .await
-            .map_err(engine)?;
-        }
-        if !effect.outbox.is_empty() {
-            trim(tx, Trim::Timeline, &order.id, self.bounds.timeline_per_order).await?;
-        }
-        Ok(())
-    }
-
-    /// Order `id`, locked until the transaction ends.
-    async fn lock_order(&self, tx: &Transaction<'_>, id: &str) -> Result<Option<Order>, StoreError> {
-        let row = tx
-            .query_opt(
-                &tx.prepare_cached("SELECT body FROM gw_orders WHERE id = $1 FOR UPDATE")
-                    .await
-                    .map_err(engine)?,
-                &[&id],
-            )
-            .await
-            .map_err(engine)?;
-        row.map(|r| r.try_get::<_, Json<Order>>(0).map(|j| j.0).map_err(engine))
-            .transpose()
-    }
-
-    /// Reads order `id` under its lock, lets `decide` choose its change, writes the change.
-    async fn decide_on_order(
-        &self,
-        tx: &Transaction<'_>,
-        id: &str,
-        decide: &(dyn for<'o> Fn(&'o Order) -> Result<Effect, Refusal> + Send + Sync),
-    ) -> Result<Result<(Order, usize), UpdateError>, StoreError> {
-        let Some(current) = self.lock_order(tx, id).await? else {
-            return Ok(Err(UpdateError::NotFound));
+    /// Notes that `order` and the users of `effect` have new lines, to be trimmed to their bounds
+    /// at the next prune.
+    fn touch(&self, order: Option<&str>, effect: Option<&Effect>) {
+        let Ok(mut t) = self.touched.lock() else {
+            return;
         };
-        match decide(&current) {
-            Ok(effect) => {
-                self.write_effect(tx, &effect).await?;
-                Ok(Ok((effect.order, effect.outbox.len())))
+        if let Some(id) = order {
+            t.orders.insert(id.to_owned());
+        }
+        if let Some(e) = effect {
+            if !e.outbox.is_empty() {
+                t.orders.insert(e.order.id.clone());
             }
-            Err(refusal) => Ok(Err(UpdateError::Refused(refusal))),
+            t.users.extend(e.notifications.iter().map(|n| n.user_id.clone()));
         }
     }
 
@@ -307,33 +220,30 @@ impl PgStore {
         &self,
         record: &InboundRecord,
         decide: &(dyn for<'o> Fn(Option<&'o Order>) -> Decision + Send + Sync),
-    ) -> Result<Result<(u64, StoredAnswer), StoredAnswer>, StoreError> {
+    ) -> Result<Result<(u64, StoredAnswer, Option<Effect>, Option<String>), StoredAnswer>, StoreError> {
         let key = record.dedupe_key();
         let (sender, action, message_id) =
             (key.sender.as_str(), key.action.as_str(), key.message_id.as_str());
-        let mut client = self.client().await?;
-        // The common duplicate is answered without a transaction.
-        if let Some(first) = first_answer(&client, sender, action, message_id).await? {
-            return Ok(Err(first));
-        }
-        let tx = client.transaction().await.map_err(engine)?;
-        let order_id: Option<String> = tx
-            .query_opt(
-                &tx.prepare_cached("SELECT order_id FROM gw_transactions WHERE transaction_id = $1")
-                    .await
-                    .map_err(engine)?,
-                &[&record.transaction_id.as_str()],
-            )
+        let txn = Txn::new(self.client().await?);
+        let lock = txn
+            .prepare_cached(sql::LOCK_ORDER_OF_TRANSACTION)
             .await
+            .map_err(engine)?;
+        let accept = txn.prepare_cached(&sql::ACCEPT).await.map_err(engine)?;
+        let (begun, row) = join(
+            txn.batch_execute("BEGIN"),
+            txn.query_opt(&lock, &[&record.transaction_id.as_str()]),
+        )
+        .await;
+        begun.map_err(engine)?;
+        let order = row
             .map_err(engine)?
-            .map(|r| r.get(0));
-        let order = match &order_id {
-            Some(id) => self.lock_order(&tx, id).await?,
-            None => None,
-        };
+            .map(|r| r.try_get::<_, Json<Order>>(0).map(|j| j.0))
+            .transpose()
+            .map_err(engine)?;
         let decision = decide(order.as_ref());
         // The metadata without the body, which is kept as bytes beside it.
-        let meta = InboundRecord {
+        let meta = serde_json::to_string(&InboundRecord {
             sender: record.sender.clone(),
             action: record.action,
             message_id: record.message_id.clone(),
@@ -343,119 +253,129 @@ impl PgStore {
             body: Body::default(),
             verification: record.verification.clone(),
             answer: decision.answer.clone(),
-        };
-        let seq: i64 = tx
-            .query_one(
-                &tx.prepare_cached(
-                    "INSERT INTO gw_audit (received_at, record, body) VALUES ($1, $2, $3) RETURNING seq",
-                )
-                .await
-                .map_err(engine)?,
-                &[&record.received_at, &Json(&meta), &record.body.as_bytes()],
-            )
-            .await
-            .map_err(engine)?
-            .get(0);
-        // Another node may hold this key uncommitted: this waits for it, then finds it taken.
-        let inserted = tx
-            .execute(
-                &tx.prepare_cached(
-                    "INSERT INTO gw_dedupe (sender, action, message_id, seq, status, answer) \
-                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-                )
-                .await
-                .map_err(engine)?,
-                &[
-                    &sender,
-                    &action,
-                    &message_id,
-                    &seq,
-                    &i32::from(decision.answer.status),
-                    &decision.answer.body,
-                ],
-            )
-            .await
-            .map_err(engine)?;
-        if inserted == 0 {
-            tx.rollback().await.map_err(engine)?;
-            return match first_answer(&client, sender, action, message_id).await? {
+        })?;
+        let status = i32::from(decision.answer.status);
+        let order_id = order.as_ref().map(|o| o.id.as_str());
+        let effect = EffectParams::of(decision.effect.as_ref());
+        let body = record.body.as_bytes();
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![
+            &sender,
+            &action,
+            &message_id,
+            &status,
+            &decision.answer.body,
+            &record.received_at,
+            &meta,
+            &body,
+            &order_id,
+        ];
+        debug_assert_eq!(params.len(), sql::ACCEPT_PARAMS);
+        params.extend(effect.refs());
+        let (rows, committed) = join(txn.query(&accept, &params), txn.batch_execute("COMMIT")).await;
+        committed.map_err(engine)?;
+        let txn = txn.done();
+        let Some(row) = rows.map_err(engine)?.into_iter().next() else {
+            // Taken by an earlier copy (perhaps on another node): nothing was written.
+            return match first_answer(&txn, sender, action, message_id).await? {
                 Some(first) => Ok(Err(first)),
                 None => Err(StoreError::Corrupt(
                     "a dedupe entry vanished while it was read".into(),
                 )),
             };
-        }
-        if let Some(order) = &order {
-            tx.execute(
-                &tx.prepare_cached("INSERT INTO gw_timeline (order_id, seq) VALUES ($1, $2)")
-                    .await
-                    .map_err(engine)?,
-                &[&order.id, &seq],
-            )
-            .await
-            .map_err(engine)?;
-            if decision.effect.is_none() {
-                trim(&tx, Trim::Timeline, &order.id, self.bounds.timeline_per_order).await?;
-            }
-        }
-        if let Some(effect) = &decision.effect {
-            self.write_effect(&tx, effect).await?;
-        }
-        tx.commit().await.map_err(engine)?;
-        if let Some(effect) = &decision.effect {
-            self.pending
-                .fetch_add(effect.outbox.len() as u64, Ordering::Relaxed);
-        }
-        Ok(Ok((seq as u64, decision.answer)))
+        };
+        let seq: i64 = row.try_get(0).map_err(engine)?;
+        let touched = order.map(|o| o.id);
+        Ok(Ok((seq as u64, decision.answer, decision.effect, touched)))
     }
 
     async fn try_insert_order(&self, order: &Order) -> Result<bool, StoreError> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(engine)?;
-        let inserted = tx
-            .execute(
-                &tx.prepare_cached("INSERT INTO gw_orders (id, body) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                    .await
-                    .map_err(engine)?,
-                &[&order.id, &Json(order)],
-            )
-            .await
-            .map_err(engine)?;
-        if inserted == 0 {
-            return Ok(false);
-        }
+        let txn = Txn::new(self.client().await?);
+        let insert = txn.prepare_cached(sql::INSERT_ORDER).await.map_err(engine)?;
         let mut txns = vec![order.retail.transaction_id.as_str()];
         if let Some(l) = &order.logistics {
             txns.push(l.transaction_id.as_str());
         }
-        let index = tx
-            .prepare_cached(
-                "INSERT INTO gw_transactions (transaction_id, order_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            )
+        let (begun, row) = join(
+            txn.batch_execute("BEGIN"),
+            txn.query_one(&insert, &[&order.id, &Json(order), &txns]),
+        )
+        .await;
+        begun.map_err(engine)?;
+        let row = row.map_err(engine)?;
+        let (orders, indexed): (i64, i64) = (row.get(0), row.get(1));
+        let inserted = orders == 1 && indexed == txns.len() as i64;
+        // All or nothing: an id or a transaction id that is taken leaves no trace.
+        txn.batch_execute(if inserted { "COMMIT" } else { "ROLLBACK" })
             .await
             .map_err(engine)?;
-        for t in txns {
-            if tx.execute(&index, &[&t, &order.id]).await.map_err(engine)? == 0 {
-                // Rolled back when dropped.
-                return Ok(false);
-            }
-        }
-        tx.commit().await.map_err(engine)?;
-        Ok(true)
+        txn.end();
+        Ok(inserted)
     }
 
-    async fn try_update(
+    /// Locks order `id`, lets `decide` choose its change, writes it, and commits; the order
+    /// and how many messages it sends. `before` runs first in the same round trip (a timer's
+    /// `DELETE`), and decides whether to go on.
+    async fn change_order(
         &self,
         id: &str,
+        before: Option<(&str, &[&(dyn ToSql + Sync)])>,
         decide: &(dyn for<'o> Fn(&'o Order) -> Result<Effect, Refusal> + Send + Sync),
-    ) -> Result<Result<(Order, usize), UpdateError>, StoreError> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(engine)?;
-        let result = self.decide_on_order(&tx, id, decide).await?;
-        if result.is_ok() {
-            tx.commit().await.map_err(engine)?;
+    ) -> Result<Option<Result<(Order, usize), UpdateError>>, StoreError> {
+        let txn = Txn::new(self.client().await?);
+        let lock = txn.prepare_cached(sql::LOCK_ORDER).await.map_err(engine)?;
+        let write = txn.prepare_cached(&sql::EFFECT).await.map_err(engine)?;
+        let (begun, gone, row) = match before {
+            Some((sql, params)) => {
+                let first = txn.prepare_cached(sql).await.map_err(engine)?;
+                let (b, g, r) = join3(
+                    txn.batch_execute("BEGIN"),
+                    txn.execute(&first, params),
+                    txn.query_opt(&lock, &[&id]),
+                )
+                .await;
+                (b, Some(g), r)
+            }
+            None => {
+                let (b, r) = join(txn.batch_execute("BEGIN"), txn.query_opt(&lock, &[&id])).await;
+                (b, None, r)
+            }
+        };
+        begun.map_err(engine)?;
+        if let Some(gone) = gone
+            && gone.map_err(engine)? == 0
+        {
+            // Someone else did it first.
+            txn.batch_execute("ROLLBACK").await.map_err(engine)?;
+            txn.end();
+            return Ok(None);
         }
-        Ok(result)
+        let current = row
+            .map_err(engine)?
+            .map(|r| r.try_get::<_, Json<Order>>(0).map(|j| j.0))
+            .transpose()
+            .map_err(engine)?;
+        let decided = match &current {
+            None => Err(UpdateError::NotFound),
+            Some(order) => decide(order).map_err(UpdateError::Refused),
+        };
+        let effect = match decided {
+            Ok(effect) => effect,
+            Err(e) => {
+                // What `before` did stands (a timer is used up even so).
+                txn.batch_execute("COMMIT").await.map_err(engine)?;
+                txn.end();
+                return Ok(Some(Err(e)));
+            }
+        };
+        let params = EffectParams::of(Some(&effect));
+        let (written, committed) =
+            join(txn.execute(&write, &params.refs()), txn.batch_execute("COMMIT")).await;
+        committed.map_err(engine)?;
+        txn.end();
+        written.map_err(engine)?;
+        self.touch(None, Some(&effect));
+        let sent = effect.outbox.len();
+        Ok(Some(Ok((effect.order, sent))))
     }
 
     async fn try_claim(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
@@ -485,104 +405,234 @@ impl PgStore {
         Ok(due)
     }
 
-    async fn try_fire(
-        &self,
-        timer: &Timer,
-        decide: &(dyn for<'o> Fn(&'o Order) -> Result<Effect, Refusal> + Send + Sync),
-    ) -> Result<Option<usize>, StoreError> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(engine)?;
-        // Another node firing it holds the row: this waits, then finds it gone.
-        let gone = tx
-            .execute(
-                &tx.prepare_cached("DELETE FROM gw_timers WHERE order_id = $1 AND kind = $2 AND due_at = $3")
-                    .await
-                    .map_err(engine)?,
-                &[&timer.order_id, &timer.kind.tag(), &timer.due_at],
-            )
-            .await
-            .map_err(engine)?;
-        if gone == 0 {
-            return Ok(None);
-        }
-        // A refusal or a missing order still uses the timer up.
-        let sent = match self.decide_on_order(&tx, &timer.order_id, decide).await? {
-            Ok((_, sent)) => sent,
-            Err(_) => 0,
-        };
-        tx.commit().await.map_err(engine)?;
-        Ok(Some(sent))
-    }
-
     async fn try_requeue(
         &self,
         order_id: &str,
         message_id: &str,
     ) -> Result<Result<OutboxEntry, RequeueError>, StoreError> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(engine)?;
-        let Some(row) = tx
-            .query_opt(
-                &tx.prepare_cached("SELECT entry FROM gw_outbox WHERE message_id = $1 FOR UPDATE")
-                    .await
-                    .map_err(engine)?,
-                &[&message_id],
-            )
+        let txn = Txn::new(self.client().await?);
+        let lock = txn
+            .prepare_cached("SELECT entry FROM gw_outbox WHERE message_id = $1 FOR UPDATE")
             .await
+            .map_err(engine)?;
+        let (begun, row) = join(txn.batch_execute("BEGIN"), txn.query_opt(&lock, &[&message_id])).await;
+        begun.map_err(engine)?;
+        let found = row
             .map_err(engine)?
-        else {
-            return Ok(Err(RequeueError::NotFound));
+            .map(|r| r.try_get::<_, Json<OutboxEntry>>(0).map(|j| j.0))
+            .transpose()
+            .map_err(engine)?;
+        let mut entry = match found {
+            Some(e) if e.order_id != order_id => Err(RequeueError::NotFound),
+            Some(e) if e.status != DeliveryStatus::Failed => Err(RequeueError::NotFailed),
+            Some(e) => Ok(e),
+            None => Err(RequeueError::NotFound),
         };
-        let mut entry = row.try_get::<_, Json<OutboxEntry>>(0).map_err(engine)?.0;
-        if entry.order_id != order_id {
-            return Ok(Err(RequeueError::NotFound));
+        if let Ok(entry) = &mut entry {
+            entry.status = DeliveryStatus::Pending;
+            entry.attempts = 0;
+            entry.next_attempt_at = Utc::now();
+            let update = txn
+                .prepare_cached(
+                    "UPDATE gw_outbox SET status = $2, next_attempt_at = $3, lease_owner = NULL, entry = $4 \
+                     WHERE message_id = $1",
+                )
+                .await
+                .map_err(engine)?;
+            let (updated, committed) = join(
+                txn.execute(
+                    &update,
+                    &[
+                        &message_id,
+                        &status_text(entry.status),
+                        &entry.next_attempt_at,
+                        &Json(&*entry),
+                    ],
+                ),
+                txn.batch_execute("COMMIT"),
+            )
+            .await;
+            committed.map_err(engine)?;
+            updated.map_err(engine)?;
+        } else {
+            txn.batch_execute("ROLLBACK").await.map_err(engine)?;
         }
-        if entry.status != DeliveryStatus::Failed {
-            return Ok(Err(RequeueError::NotFailed));
-        }
-        entry.status = DeliveryStatus::Pending;
-        entry.attempts = 0;
-        entry.next_attempt_at = Utc::now();
-        tx.execute(
-            &tx.prepare_cached(
-                "UPDATE gw_outbox SET status = $2, next_attempt_at = $3, lease_owner = NULL, entry = $4 \
-                 WHERE message_id = $1",
+        txn.end();
+        Ok(entry)
+    }
+
+    /// Keeps the newest lines of the orders and users written since the last trim.
+    async fn trim_touched(&self) -> Result<(), StoreError> {
+        let touched = match self.touched.lock() {
+            Ok(mut t) => std::mem::take(&mut *t),
+            Err(_) => return Ok(()),
+        };
+        let client = self.client().await?;
+        let timeline = client
+            .prepare_cached(
+                "DELETE FROM gw_timeline WHERE order_id = $1 AND id <= \
+                 (SELECT id FROM gw_timeline WHERE order_id = $1 ORDER BY id DESC OFFSET $2 LIMIT 1)",
             )
             .await
-            .map_err(engine)?,
-            &[
-                &message_id,
-                &status_text(entry.status),
-                &entry.next_attempt_at,
-                &Json(&entry),
-            ],
-        )
-        .await
-        .map_err(engine)?;
-        tx.commit().await.map_err(engine)?;
-        Ok(Ok(entry))
+            .map_err(engine)?;
+        let notes = client
+            .prepare_cached(
+                "DELETE FROM gw_notifications WHERE user_id = $1 AND id <= \
+                 (SELECT id FROM gw_notifications WHERE user_id = $1 ORDER BY id DESC OFFSET $2 LIMIT 1)",
+            )
+            .await
+            .map_err(engine)?;
+        let (lines, kept) = (
+            bound(self.bounds.timeline_per_order),
+            bound(self.bounds.notifications_per_user),
+        );
+        for order in &touched.orders {
+            client
+                .execute(&timeline, &[order, &lines])
+                .await
+                .map_err(engine)?;
+        }
+        for user in &touched.users {
+            client.execute(&notes, &[user, &kept]).await.map_err(engine)?;
+        }
+        Ok(())
+    }
+}
+
+/// A bound as a row count.
+fn bound(max: u64) -> i64 {
+    i64::try_from(max.max(1)).unwrap_or(i64::MAX)
+}
+
+/// The orders and users with lines added since the last trim.
+#[derive(Default)]
+struct Touched {
+    orders: std::collections::HashSet<String>,
+    users: std::collections::HashSet<String>,
+}
+
+/// A transaction on a pooled connection, begun in the same round trip as its first statement
+/// and committed in the same round trip as its last. Dropped before [`Txn::done`] (an error on
+/// the way), it takes its connection out of the pool and closes it, so the server rolls back.
+struct Txn {
+    conn: Option<Object>,
+}
+
+impl Txn {
+    fn new(conn: Object) -> Self {
+        Self { conn: Some(conn) }
+    }
+
+    /// The transaction ended (COMMIT or ROLLBACK answered): the connection goes back to the pool.
+    fn end(self) {
+        drop(self.done());
+    }
+
+    /// [`Txn::end`], keeping the connection for a query outside the transaction.
+    fn done(mut self) -> Object {
+        match self.conn.take() {
+            Some(conn) => conn,
+            None => unreachable!("a transaction's connection is only taken once"),
+        }
+    }
+}
+
+impl std::ops::Deref for Txn {
+    type Target = Object;
+
+    fn deref(&self) -> &Object {
+        match &self.conn {
+            Some(conn) => conn,
+            None => unreachable!("a transaction's connection is only taken when it ends"),
+        }
+    }
+}
+
+impl Drop for Txn {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            // Not returned to the pool: closing it rolls the transaction back.
+            drop(Object::take(conn));
+        }
+    }
+}
+
+/// An effect as the parameters of [`sql::EFFECT`]'s CTEs (empty arrays and NULLs for none).
+struct EffectParams<'a> {
+    body: Option<Json<&'a Order>>,
+    order: Option<&'a str>,
+    ids: Vec<&'a str>,
+    orders: Vec<&'a str>,
+    statuses: Vec<&'static str>,
+    due: Vec<DateTime<Utc>>,
+    entries: Vec<Json<&'a OutboxEntry>>,
+    users: Vec<&'a str>,
+    notes: Vec<Json<&'a Notification>>,
+    timer_orders: Vec<&'a str>,
+    kinds: Vec<String>,
+    timer_due: Vec<DateTime<Utc>>,
+    timers: Vec<Json<&'a Timer>>,
+}
+
+impl<'a> EffectParams<'a> {
+    fn of(effect: Option<&'a Effect>) -> Self {
+        let outbox = effect.map_or(&[][..], |e| &e.outbox[..]);
+        let notes = effect.map_or(&[][..], |e| &e.notifications[..]);
+        let timers = effect.map_or(&[][..], |e| &e.timers[..]);
+        Self {
+            body: effect.map(|e| Json(&e.order)),
+            order: effect.map(|e| e.order.id.as_str()),
+            ids: outbox.iter().map(|e| e.message_id.as_str()).collect(),
+            orders: outbox.iter().map(|e| e.order_id.as_str()).collect(),
+            statuses: outbox.iter().map(|e| status_text(e.status)).collect(),
+            due: outbox.iter().map(|e| e.next_attempt_at).collect(),
+            entries: outbox.iter().map(Json).collect(),
+            users: notes.iter().map(|n| n.user_id.as_str()).collect(),
+            notes: notes.iter().map(Json).collect(),
+            timer_orders: timers.iter().map(|t| t.order_id.as_str()).collect(),
+            kinds: timers.iter().map(|t| t.kind.tag()).collect(),
+            timer_due: timers.iter().map(|t| t.due_at).collect(),
+            timers: timers.iter().map(Json).collect(),
+        }
+    }
+
+    fn refs(&self) -> Vec<&(dyn ToSql + Sync)> {
+        let refs: Vec<&(dyn ToSql + Sync)> = vec![
+            &self.body,
+            &self.order,
+            &self.ids,
+            &self.orders,
+            &self.statuses,
+            &self.due,
+            &self.entries,
+            &self.users,
+            &self.notes,
+            &self.timer_orders,
+            &self.kinds,
+            &self.timer_due,
+            &self.timers,
+        ];
+        debug_assert_eq!(refs.len(), sql::effect_params());
+        refs
     }
 }
 
 /// An audit record from its metadata (the record stored without its body) and its bytes.
-fn read_audit(meta: Json<InboundRecord>, body: Vec<u8>) -> InboundRecord {
-    let mut record = meta.0;
+fn read_audit(meta: &str, body: Vec<u8>) -> Result<InboundRecord, StoreError> {
+    let mut record: InboundRecord = serde_json::from_str(meta)?;
     record.body = Body::new(body);
-    record
+    Ok(record)
 }
 
 async fn first_answer(
-    client: &impl GenericClient,
+    client: &Object,
     sender: &str,
     action: &str,
     message_id: &str,
 ) -> Result<Option<StoredAnswer>, StoreError> {
     let row = client
         .query_opt(
-            &client
-                .prepare_cached("SELECT status, answer FROM gw_dedupe WHERE sender = $1 AND action = $2 AND message_id = $3")
-                .await
-                .map_err(engine)?,
+            &client.prepare_cached(sql::FIRST_ANSWER).await.map_err(engine)?,
             &[&sender, &action, &message_id],
         )
         .await
@@ -596,30 +646,6 @@ async fn first_answer(
         })
     })
     .transpose()
-}
-
-enum Trim {
-    Timeline,
-    Notifications,
-}
-
-/// Keeps the newest `max` lines of `owner`'s timeline or notifications.
-async fn trim(tx: &Transaction<'_>, what: Trim, owner: &str, max: u64) -> Result<(), StoreError> {
-    let sql = match what {
-        Trim::Timeline => {
-            "DELETE FROM gw_timeline WHERE order_id = $1 AND id <= \
-             (SELECT id FROM gw_timeline WHERE order_id = $1 ORDER BY id DESC OFFSET $2 LIMIT 1)"
-        }
-        Trim::Notifications => {
-            "DELETE FROM gw_notifications WHERE user_id = $1 AND id <= \
-             (SELECT id FROM gw_notifications WHERE user_id = $1 ORDER BY id DESC OFFSET $2 LIMIT 1)"
-        }
-    };
-    let max = i64::try_from(max.max(1)).unwrap_or(i64::MAX);
-    tx.execute(&tx.prepare_cached(sql).await.map_err(engine)?, &[&owner, &max])
-        .await
-        .map_err(engine)?;
-    Ok(())
 }
 
 fn status_text(s: DeliveryStatus) -> &'static str {
@@ -712,7 +738,13 @@ impl Store for PgStore {
         // A duplicate also waits: the first copy may not be durable yet.
         self.durable().await?;
         Ok(match outcome {
-            Ok((seq, answer)) => Accepted::New { seq, answer },
+            Ok((seq, answer, effect, order)) => {
+                if let Some(e) = &effect {
+                    self.pending.fetch_add(e.outbox.len() as u64, Ordering::Relaxed);
+                }
+                self.touch(order.as_deref(), effect.as_ref());
+                Accepted::New { seq, answer }
+            }
             Err(first) => Accepted::Duplicate { first },
         })
     }
@@ -744,13 +776,14 @@ impl Store for PgStore {
         id: &str,
         decide: &(dyn for<'o> Fn(&'o Order) -> Result<Effect, Refusal> + Send + Sync),
     ) -> Result<Result<Order, UpdateError>, StoreError> {
-        match retrying!(self.try_update(id, decide))? {
-            Ok((order, sent)) => {
+        match retrying!(self.change_order(id, None, decide))? {
+            Some(Ok((order, sent))) => {
                 self.pending.fetch_add(sent as u64, Ordering::Relaxed);
                 self.durable().await?;
                 Ok(Ok(order))
             }
-            Err(e) => Ok(Err(e)),
+            Some(Err(e)) => Ok(Err(e)),
+            None => Ok(Err(UpdateError::NotFound)),
         }
     }
 
@@ -829,32 +862,35 @@ impl Store for PgStore {
 
     async fn timeline(&self, order_id: &str) -> Result<Vec<TimelineItem>, StoreError> {
         let client = self.client().await?;
+        // The newest lines up to the bound (older ones wait for the next trim), oldest first.
         let rows = client
             .query(
                 &client
                     .prepare_cached(
-                        "SELECT t.seq, a.record, a.body, o.entry FROM gw_timeline t \
-                         LEFT JOIN gw_audit a ON a.seq = t.seq \
-                         LEFT JOIN gw_outbox o ON o.message_id = t.message_id \
-                         WHERE t.order_id = $1 ORDER BY t.id",
+                        "SELECT * FROM ( \
+                           SELECT t.id, t.seq, a.record, a.body, o.entry FROM gw_timeline t \
+                           LEFT JOIN gw_audit a ON a.seq = t.seq \
+                           LEFT JOIN gw_outbox o ON o.message_id = t.message_id \
+                           WHERE t.order_id = $1 ORDER BY t.id DESC LIMIT $2) AS newest \
+                         ORDER BY id",
                     )
                     .await
                     .map_err(engine)?,
-                &[&order_id],
+                &[&order_id, &bound(self.bounds.timeline_per_order)],
             )
             .await
             .map_err(engine)?;
         let mut items = Vec::with_capacity(rows.len());
         for r in rows {
-            let seq: Option<i64> = r.get(0);
-            let meta: Option<Json<InboundRecord>> = r.try_get(1).map_err(engine)?;
-            let body: Option<Vec<u8>> = r.get(2);
-            let entry: Option<Json<OutboxEntry>> = r.try_get(3).map_err(engine)?;
+            let seq: Option<i64> = r.get(1);
+            let meta: Option<String> = r.get(2);
+            let body: Option<Vec<u8>> = r.get(3);
+            let entry: Option<Json<OutboxEntry>> = r.try_get(4).map_err(engine)?;
             match (seq, meta, body, entry) {
                 // Gone once the audit's retention has passed.
                 (Some(seq), Some(meta), Some(body), _) => items.push(TimelineItem::In {
                     seq: seq as u64,
-                    record: Box::new(read_audit(meta, body)),
+                    record: Box::new(read_audit(&meta, body)?),
                 }),
                 (None, _, _, Some(entry)) => items.push(TimelineItem::Out {
                     entry: Box::new(entry.0),
@@ -870,10 +906,14 @@ impl Store for PgStore {
         let rows = client
             .query(
                 &client
-                    .prepare_cached("SELECT body FROM gw_notifications WHERE user_id = $1 ORDER BY id")
+                    .prepare_cached(
+                        "SELECT body FROM ( \
+                           SELECT id, body FROM gw_notifications WHERE user_id = $1 ORDER BY id DESC LIMIT $2 \
+                         ) AS newest ORDER BY id",
+                    )
                     .await
                     .map_err(engine)?,
-                &[&user_id],
+                &[&user_id, &bound(self.bounds.notifications_per_user)],
             )
             .await
             .map_err(engine)?;
@@ -899,8 +939,8 @@ impl Store for PgStore {
         rows.into_iter()
             .map(|r| {
                 let seq: i64 = r.get(0);
-                let meta: Json<InboundRecord> = r.try_get(1).map_err(engine)?;
-                Ok((seq as u64, read_audit(meta, r.get(2))))
+                let meta: String = r.get(1);
+                Ok((seq as u64, read_audit(&meta, r.get(2))?))
             })
             .collect()
     }
@@ -943,13 +983,20 @@ impl Store for PgStore {
         timer: &Timer,
         decide: &(dyn for<'o> Fn(&'o Order) -> Result<Effect, Refusal> + Send + Sync),
     ) -> Result<bool, StoreError> {
-        match retrying!(self.try_fire(timer, decide))? {
-            Some(sent) => {
-                self.pending.fetch_add(sent as u64, Ordering::Relaxed);
+        let kind = timer.kind.tag();
+        let params: [&(dyn ToSql + Sync); 3] = [&timer.order_id, &kind, &timer.due_at];
+        // Another node firing it holds the row: this waits, then finds it gone. A refusal or a
+        // missing order still uses the timer up.
+        let delete = "DELETE FROM gw_timers WHERE order_id = $1 AND kind = $2 AND due_at = $3";
+        match retrying!(self.change_order(&timer.order_id, Some((delete, &params[..])), decide))? {
+            None => Ok(false),
+            Some(outcome) => {
+                if let Ok((_, sent)) = outcome {
+                    self.pending.fetch_add(sent as u64, Ordering::Relaxed);
+                }
                 self.durable().await?;
                 Ok(true)
             }
-            None => Ok(false),
         }
     }
 
@@ -981,6 +1028,9 @@ impl Store for PgStore {
     }
 
     async fn prune_audit(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        // Timelines and notifications past their bounds go at the same rhythm, outside any
+        // change, so a busy order or user never makes its writers queue on the trim.
+        self.trim_touched().await?;
         let mut removed = 0u64;
         loop {
             let client = self.client().await?;

@@ -227,3 +227,79 @@ async fn an_unreachable_database_is_an_unavailable_store() {
         "the password is not shown: {e:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lines_past_their_bounds_are_removed_at_the_next_prune_not_in_the_change() {
+    let h = Harness::postgres().await;
+    let store = h
+        .open_bounded(crate::store::Bounds {
+            timeline_per_order: 3,
+            notifications_per_user: 2,
+        })
+        .await;
+    assert!(store.insert_order(&Order::sample("O1")).await.unwrap());
+    let note = |i: usize| crate::store::Notification {
+        id: format!("N{i}"),
+        user_id: "U1".into(),
+        order_id: "O1".into(),
+        kind: "k".into(),
+        request_id: None,
+        message: "m".into(),
+        at: at(0),
+    };
+    for i in 0..6 {
+        let mut message = record(&format!("M{i}"));
+        message.transaction_id = Order::sample("O1").retail.transaction_id;
+        let decide = move |o: Option<&Order>| Decision {
+            answer: StoredAnswer {
+                status: 200,
+                body: "ack".into(),
+            },
+            effect: Some(Effect {
+                notifications: vec![note(i)],
+                ..Effect::unchanged(o.unwrap())
+            }),
+        };
+        store.accept_inbound(message, &decide).await.unwrap();
+    }
+    let Harness::Postgres(url) = &h else {
+        unreachable!()
+    };
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    let count = |table: &'static str| {
+        let client = &client;
+        async move {
+            let n: i64 = client
+                .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+                .await
+                .unwrap()
+                .get(0);
+            n
+        }
+    };
+    assert_eq!(
+        (count("gw_timeline").await, count("gw_notifications").await),
+        (6, 6),
+        "kept until the prune"
+    );
+    assert_eq!(
+        store.timeline("O1").await.unwrap().len(),
+        3,
+        "reads show the bound at once"
+    );
+    assert_eq!(store.notifications("U1").await.unwrap().len(), 2);
+    store.prune_audit(at(0)).await.unwrap();
+    assert_eq!(
+        (count("gw_timeline").await, count("gw_notifications").await),
+        (3, 2)
+    );
+    let ids: Vec<String> = store
+        .notifications("U1")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|n| n.id)
+        .collect();
+    assert_eq!(ids, ["N4", "N5"], "the newest, oldest first");
+}
