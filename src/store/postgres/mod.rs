@@ -221,27 +221,55 @@ impl PgStore {
         record: &InboundRecord,
         decide: &(dyn for<'o> Fn(Option<&'o Order>) -> Decision + Send + Sync),
     ) -> Result<Result<(u64, StoredAnswer, Option<Effect>, Option<String>), StoredAnswer>, StoreError> {
-        let key = record.dedupe_key();
-        let (sender, action, message_id) =
-            (key.sender.as_str(), key.action.as_str(), key.message_id.as_str());
-        let txn = Txn::new(self.client().await?);
+        let client = self.client().await?;
+        let txn_id = record.transaction_id.as_str();
+        // Read without a lock first: most messages change nothing (untracked transactions,
+        // reports of a state the order has), and those need no transaction at all. Their one
+        // statement writes only their own rows, so they take their place before any change
+        // made to the order since the read.
+        let read = client
+            .prepare_cached(sql::ORDER_OF_TRANSACTION)
+            .await
+            .map_err(engine)?;
+        let order = read_order(client.query_opt(&read, &[&txn_id]).await)?;
+        let decision = decide(order.as_ref());
+        if decision.effect.is_none() {
+            let seq = self
+                .write_accept(&client, record, &decision, order.as_ref(), false)
+                .await?;
+            return self.accepted(&client, record, seq, decision, order).await;
+        }
+        // A change: decided again under the order's lock, written and committed at once.
+        let txn = Txn::new(client);
         let lock = txn
             .prepare_cached(sql::LOCK_ORDER_OF_TRANSACTION)
             .await
             .map_err(engine)?;
-        let accept = txn.prepare_cached(&sql::ACCEPT).await.map_err(engine)?;
-        let (begun, row) = join(
-            txn.batch_execute("BEGIN"),
-            txn.query_opt(&lock, &[&record.transaction_id.as_str()]),
-        )
-        .await;
+        let (begun, row) = join(txn.batch_execute("BEGIN"), txn.query_opt(&lock, &[&txn_id])).await;
         begun.map_err(engine)?;
-        let order = row
-            .map_err(engine)?
-            .map(|r| r.try_get::<_, Json<Order>>(0).map(|j| j.0))
-            .transpose()
-            .map_err(engine)?;
+        let order = read_order(row)?;
         let decision = decide(order.as_ref());
+        let seq = self
+            .write_accept(&txn, record, &decision, order.as_ref(), true)
+            .await?;
+        let client = txn.done();
+        self.accepted(&client, record, seq, decision, order).await
+    }
+
+    /// Writes an accepted message with what was decided for it (and commits the transaction
+    /// open on `client` with it, if `commit`); its sequence number, or `None` if an earlier
+    /// copy holds its key (nothing written).
+    async fn write_accept(
+        &self,
+        client: &Object,
+        record: &InboundRecord,
+        decision: &Decision,
+        order: Option<&Order>,
+        commit: bool,
+    ) -> Result<Option<i64>, StoreError> {
+        let key = record.dedupe_key();
+        let (sender, action, message_id) =
+            (key.sender.as_str(), key.action.as_str(), key.message_id.as_str());
         // The metadata without the body, which is kept as bytes beside it.
         let meta = serde_json::to_string(&InboundRecord {
             sender: record.sender.clone(),
@@ -255,8 +283,15 @@ impl PgStore {
             answer: decision.answer.clone(),
         })?;
         let status = i32::from(decision.answer.status);
-        let order_id = order.as_ref().map(|o| o.id.as_str());
-        let effect = EffectParams::of(decision.effect.as_ref());
+        let order_id = order.map(|o| o.id.as_str());
+        let effect = decision.effect.as_ref().map(EffectParams::of);
+        let statement = client
+            .prepare_cached(&sql::accept(
+                order_id.is_some(),
+                effect.as_ref().map(EffectParams::parts),
+            ))
+            .await
+            .map_err(engine)?;
         let body = record.body.as_bytes();
         let mut params: Vec<&(dyn ToSql + Sync)> = vec![
             &sender,
@@ -267,25 +302,60 @@ impl PgStore {
             &record.received_at,
             &meta,
             &body,
-            &order_id,
         ];
         debug_assert_eq!(params.len(), sql::ACCEPT_PARAMS);
-        params.extend(effect.refs());
-        let (rows, committed) = join(txn.query(&accept, &params), txn.batch_execute("COMMIT")).await;
-        committed.map_err(engine)?;
-        let txn = txn.done();
-        let Some(row) = rows.map_err(engine)?.into_iter().next() else {
+        if let Some(id) = &order_id {
+            params.push(id);
+        }
+        if let Some(effect) = &effect {
+            params.extend(effect.refs());
+        }
+        let rows = if commit {
+            let (rows, committed) =
+                join(client.query(&statement, &params), client.batch_execute("COMMIT")).await;
+            committed.map_err(engine)?;
+            rows
+        } else {
+            client.query(&statement, &params).await
+        };
+        match rows.map_err(engine)?.first() {
+            Some(row) => Ok(Some(row.try_get(0).map_err(engine)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The outcome of an accepted message: new under `seq`, or the first copy's answer.
+    async fn accepted(
+        &self,
+        client: &Object,
+        record: &InboundRecord,
+        seq: Option<i64>,
+        decision: Decision,
+        order: Option<Order>,
+    ) -> Result<Result<(u64, StoredAnswer, Option<Effect>, Option<String>), StoredAnswer>, StoreError> {
+        let Some(seq) = seq else {
             // Taken by an earlier copy (perhaps on another node): nothing was written.
-            return match first_answer(&txn, sender, action, message_id).await? {
+            let key = record.dedupe_key();
+            return match first_answer(
+                client,
+                key.sender.as_str(),
+                key.action.as_str(),
+                key.message_id.as_str(),
+            )
+            .await?
+            {
                 Some(first) => Ok(Err(first)),
                 None => Err(StoreError::Corrupt(
                     "a dedupe entry vanished while it was read".into(),
                 )),
             };
         };
-        let seq: i64 = row.try_get(0).map_err(engine)?;
-        let touched = order.map(|o| o.id);
-        Ok(Ok((seq as u64, decision.answer, decision.effect, touched)))
+        Ok(Ok((
+            seq as u64,
+            decision.answer,
+            decision.effect,
+            order.map(|o| o.id),
+        )))
     }
 
     async fn try_insert_order(&self, order: &Order) -> Result<bool, StoreError> {
@@ -323,7 +393,6 @@ impl PgStore {
     ) -> Result<Option<Result<(Order, usize), UpdateError>>, StoreError> {
         let txn = Txn::new(self.client().await?);
         let lock = txn.prepare_cached(sql::LOCK_ORDER).await.map_err(engine)?;
-        let write = txn.prepare_cached(&sql::EFFECT).await.map_err(engine)?;
         let (begun, gone, row) = match before {
             Some((sql, params)) => {
                 let first = txn.prepare_cached(sql).await.map_err(engine)?;
@@ -367,7 +436,11 @@ impl PgStore {
                 return Ok(Some(Err(e)));
             }
         };
-        let params = EffectParams::of(Some(&effect));
+        let params = EffectParams::of(&effect);
+        let write = txn
+            .prepare_cached(&sql::effect_only(params.parts()))
+            .await
+            .map_err(engine)?;
         let (written, committed) =
             join(txn.execute(&write, &params.refs()), txn.batch_execute("COMMIT")).await;
         committed.map_err(engine)?;
@@ -557,10 +630,10 @@ impl Drop for Txn {
     }
 }
 
-/// An effect as the parameters of [`sql::EFFECT`]'s CTEs (empty arrays and NULLs for none).
+/// An effect as the parameters of its CTEs (see [`sql::Parts`]).
 struct EffectParams<'a> {
-    body: Option<Json<&'a Order>>,
-    order: Option<&'a str>,
+    body: Json<&'a Order>,
+    order: &'a str,
     ids: Vec<&'a str>,
     orders: Vec<&'a str>,
     statuses: Vec<&'static str>,
@@ -575,13 +648,11 @@ struct EffectParams<'a> {
 }
 
 impl<'a> EffectParams<'a> {
-    fn of(effect: Option<&'a Effect>) -> Self {
-        let outbox = effect.map_or(&[][..], |e| &e.outbox[..]);
-        let notes = effect.map_or(&[][..], |e| &e.notifications[..]);
-        let timers = effect.map_or(&[][..], |e| &e.timers[..]);
+    fn of(effect: &'a Effect) -> Self {
+        let (outbox, notes, timers) = (&effect.outbox, &effect.notifications, &effect.timers);
         Self {
-            body: effect.map(|e| Json(&e.order)),
-            order: effect.map(|e| e.order.id.as_str()),
+            body: Json(&effect.order),
+            order: effect.order.id.as_str(),
             ids: outbox.iter().map(|e| e.message_id.as_str()).collect(),
             orders: outbox.iter().map(|e| e.order_id.as_str()).collect(),
             statuses: outbox.iter().map(|e| status_text(e.status)).collect(),
@@ -596,25 +667,51 @@ impl<'a> EffectParams<'a> {
         }
     }
 
+    fn parts(&self) -> sql::Parts {
+        sql::Parts {
+            outbox: !self.ids.is_empty(),
+            notifications: !self.users.is_empty(),
+            timers: !self.kinds.is_empty(),
+        }
+    }
+
+    /// The parameters, in the order of [`sql::Parts::params`].
     fn refs(&self) -> Vec<&(dyn ToSql + Sync)> {
-        let refs: Vec<&(dyn ToSql + Sync)> = vec![
-            &self.body,
-            &self.order,
-            &self.ids,
-            &self.orders,
-            &self.statuses,
-            &self.due,
-            &self.entries,
-            &self.users,
-            &self.notes,
-            &self.timer_orders,
-            &self.kinds,
-            &self.timer_due,
-            &self.timers,
-        ];
-        debug_assert_eq!(refs.len(), sql::effect_params());
+        let parts = self.parts();
+        let mut refs: Vec<&(dyn ToSql + Sync)> = vec![&self.body, &self.order];
+        if parts.outbox {
+            refs.extend([
+                &self.ids as &(dyn ToSql + Sync),
+                &self.orders,
+                &self.statuses,
+                &self.due,
+                &self.entries,
+            ]);
+        }
+        if parts.notifications {
+            refs.extend([&self.users as &(dyn ToSql + Sync), &self.notes]);
+        }
+        if parts.timers {
+            refs.extend([
+                &self.timer_orders as &(dyn ToSql + Sync),
+                &self.kinds,
+                &self.timer_due,
+                &self.timers,
+            ]);
+        }
+        debug_assert_eq!(refs.len(), parts.params());
         refs
     }
+}
+
+/// The order in a row of [`sql::ORDER_OF_TRANSACTION`] or [`sql::LOCK_ORDER`]-like reads.
+fn read_order(
+    row: Result<Option<tokio_postgres::Row>, tokio_postgres::Error>,
+) -> Result<Option<Order>, StoreError> {
+    row.map_err(engine)?
+        .map(|r| r.try_get::<_, Json<Order>>(0).map(|j| j.0))
+        .transpose()
+        .map_err(engine)
 }
 
 /// An audit record from its metadata (the record stored without its body) and its bytes.
