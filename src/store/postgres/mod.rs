@@ -14,6 +14,7 @@
 //! WAL up to its own record and so every change committed before it. The answer goes out only
 //! after that, so an ACK is durable, and one fsync covers every change of the group.
 
+mod batch;
 mod schema;
 mod sql;
 
@@ -128,6 +129,8 @@ pub struct PgStore {
     refresher: tokio::task::JoinHandle<()>,
     /// Orders and users whose timeline or notifications grew, trimmed at the next prune.
     touched: std::sync::Mutex<Touched>,
+    /// Writes the messages that change nothing, many per statement.
+    batcher: batch::Batcher,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -180,7 +183,6 @@ impl PgStore {
         let pending = Arc::new(AtomicU64::new(count_pending(&pool).await?));
         let refresher = tokio::spawn(refresh_pending(pool.clone(), Arc::downgrade(&pending)));
         Ok(Self {
-            pool,
             commit,
             node,
             lease: chrono::Duration::from_std(options.lease).unwrap_or(chrono::Duration::seconds(60)),
@@ -188,6 +190,8 @@ impl PgStore {
             pending,
             refresher,
             touched: std::sync::Mutex::new(Touched::default()),
+            batcher: batch::Batcher::start(pool.clone()),
+            pool,
         })
     }
 
@@ -234,10 +238,22 @@ impl PgStore {
         let order = read_order(client.query_opt(&read, &[&txn_id]).await)?;
         let decision = decide(order.as_ref());
         if decision.effect.is_none() {
-            let seq = self
-                .write_accept(&client, record, &decision, order.as_ref(), false)
-                .await?;
-            return self.accepted(&client, record, seq, decision, order).await;
+            // The connection goes back before the wait: the batch needs one.
+            drop(client);
+            let key = record.dedupe_key();
+            let row = batch::Row {
+                sender: key.sender.as_str().to_owned(),
+                action: key.action.as_str(),
+                message_id: key.message_id.as_str().to_owned(),
+                status: i32::from(decision.answer.status),
+                answer: decision.answer.body.clone(),
+                received_at: record.received_at,
+                record: audit_meta(record, &decision.answer)?,
+                body: record.body.as_bytes().to_vec(),
+                order_id: order.as_ref().map(|o| o.id.clone()),
+            };
+            let seq = self.batcher.write(row).await?;
+            return self.accepted(record, seq, decision, order).await;
         }
         // A change: decided again under the order's lock, written and committed at once.
         let txn = Txn::new(client);
@@ -252,8 +268,8 @@ impl PgStore {
         let seq = self
             .write_accept(&txn, record, &decision, order.as_ref(), true)
             .await?;
-        let client = txn.done();
-        self.accepted(&client, record, seq, decision, order).await
+        txn.end();
+        self.accepted(record, seq, decision, order).await
     }
 
     /// Writes an accepted message with what was decided for it (and commits the transaction
@@ -327,7 +343,6 @@ impl PgStore {
     /// The outcome of an accepted message: new under `seq`, or the first copy's answer.
     async fn accepted(
         &self,
-        client: &Object,
         record: &InboundRecord,
         seq: Option<i64>,
         decision: Decision,
@@ -336,8 +351,9 @@ impl PgStore {
         let Some(seq) = seq else {
             // Taken by an earlier copy (perhaps on another node): nothing was written.
             let key = record.dedupe_key();
+            let client = self.client().await?;
             return match first_answer(
-                client,
+                &client,
                 key.sender.as_str(),
                 key.action.as_str(),
                 key.message_id.as_str(),
@@ -712,6 +728,22 @@ fn read_order(
         .map(|r| r.try_get::<_, Json<Order>>(0).map(|j| j.0))
         .transpose()
         .map_err(engine)
+}
+
+/// The audit metadata of `record` answered `answer`: the record without its body (kept as bytes
+/// beside it), as JSON.
+fn audit_meta(record: &InboundRecord, answer: &StoredAnswer) -> Result<String, StoreError> {
+    Ok(serde_json::to_string(&InboundRecord {
+        sender: record.sender.clone(),
+        action: record.action,
+        message_id: record.message_id.clone(),
+        transaction_id: record.transaction_id.clone(),
+        received_at: record.received_at,
+        headers: record.headers.clone(),
+        body: Body::default(),
+        verification: record.verification.clone(),
+        answer: answer.clone(),
+    })?)
 }
 
 /// An audit record from its metadata (the record stored without its body) and its bytes.

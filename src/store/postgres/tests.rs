@@ -303,3 +303,51 @@ async fn lines_past_their_bounds_are_removed_at_the_next_prune_not_in_the_change
         .collect();
     assert_eq!(ids, ["N4", "N5"], "the newest, oldest first");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_messages_at_once_are_each_stored_once_and_their_copies_get_the_first_answer() {
+    let h = Harness::postgres().await;
+    let (a, b) = (h.open().await, h.open().await);
+    let order = Order::sample("O1");
+    assert!(a.insert_order(&order).await.unwrap());
+    // 150 messages (a third on the tracked order), each sent twice to each node at once.
+    let mut calls = Vec::new();
+    for i in 0..150 {
+        let mut message = record(&format!("M{i}"));
+        if i % 3 == 0 {
+            message.transaction_id = order.retail.transaction_id.clone();
+        }
+        for node in [&a, &b, &a, &b] {
+            let (node, message) = (node.clone(), message.clone());
+            calls.push(tokio::spawn(async move {
+                let decide = |_: Option<&Order>| Decision {
+                    answer: StoredAnswer {
+                        status: 200,
+                        body: format!("first {i}"),
+                    },
+                    effect: None,
+                };
+                (i, node.accept_inbound(message, &decide).await.unwrap())
+            }));
+        }
+    }
+    let mut new = std::collections::HashMap::new();
+    for call in calls {
+        let (i, outcome) = call.await.unwrap();
+        match outcome {
+            Accepted::New { answer, .. } => {
+                assert_eq!(answer.body, format!("first {i}"));
+                *new.entry(i).or_insert(0) += 1;
+            }
+            Accepted::Duplicate { first } => assert_eq!(first.body, format!("first {i}")),
+        }
+    }
+    assert_eq!(new.len(), 150, "every message stored");
+    assert!(new.values().all(|n| *n == 1), "each once: {new:?}");
+    assert_eq!(a.inbound_after(0, 1000).await.unwrap().len(), 150);
+    assert_eq!(
+        b.timeline("O1").await.unwrap().len(),
+        50,
+        "the tracked third is on the timeline once each"
+    );
+}
