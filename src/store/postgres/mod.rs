@@ -35,6 +35,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio_postgres::NoTls;
+use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{Json, ToSql};
 
@@ -197,6 +198,34 @@ impl PgStore {
 
     async fn client(&self) -> Result<Object, StoreError> {
         self.pool.get().await.map_err(engine)
+    }
+
+    /// Runs one statement outside any transaction (prepared once per connection): its rows.
+    async fn rows(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>, StoreError> {
+        let client = self.client().await?;
+        let statement = client.prepare_cached(sql).await.map_err(engine)?;
+        client.query(&statement, params).await.map_err(engine)
+    }
+
+    /// [`Self::rows`] for a statement with exactly one row.
+    async fn one(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row, StoreError> {
+        self.rows(sql, params)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| StoreError::Corrupt("a statement that returns one row returned none".into()))
+    }
+
+    /// [`Self::rows`] for a statement with at most one row.
+    async fn opt(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Option<Row>, StoreError> {
+        Ok(self.rows(sql, params).await?.into_iter().next())
+    }
+
+    /// [`Self::rows`] for a statement without rows: how many it changed.
+    async fn exec(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, StoreError> {
+        let client = self.client().await?;
+        let statement = client.prepare_cached(sql).await.map_err(engine)?;
+        client.execute(&statement, params).await.map_err(engine)
     }
 
     async fn durable(&self) -> Result<(), StoreError> {
@@ -468,24 +497,17 @@ impl PgStore {
     }
 
     async fn try_claim(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
-        let client = self.client().await?;
-        let rows = client
-            .query(
-                &client
-                    .prepare_cached(
-                        "WITH due AS ( \
+        let rows = self
+            .rows(
+                "WITH due AS ( \
                            SELECT message_id FROM gw_outbox \
                            WHERE status = 'pending' AND next_attempt_at <= $1 \
                            ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED) \
                          UPDATE gw_outbox o SET next_attempt_at = $3, lease_owner = $4 \
                          FROM due WHERE o.message_id = due.message_id RETURNING o.entry",
-                    )
-                    .await
-                    .map_err(engine)?,
                 &[&now, &(limit as i64), &(now + self.lease), &self.node],
             )
-            .await
-            .map_err(engine)?;
+            .await?;
         let mut due = rows
             .iter()
             .map(|r| r.try_get::<_, Json<OutboxEntry>>(0).map(|j| j.0).map_err(engine))
@@ -885,17 +907,9 @@ impl Store for PgStore {
     }
 
     async fn order(&self, id: &str) -> Result<Option<Order>, StoreError> {
-        let client = self.client().await?;
-        let row = client
-            .query_opt(
-                &client
-                    .prepare_cached("SELECT body FROM gw_orders WHERE id = $1")
-                    .await
-                    .map_err(engine)?,
-                &[&id],
-            )
-            .await
-            .map_err(engine)?;
+        let row = self
+            .opt("SELECT body FROM gw_orders WHERE id = $1", &[&id])
+            .await?;
         row.map(|r| r.try_get::<_, Json<Order>>(0).map(|j| j.0).map_err(engine))
             .transpose()
     }
@@ -930,19 +944,13 @@ impl Store for PgStore {
     }
 
     async fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let client = self.client().await?;
-        client
-            .query_one(
-                &client
-                    .prepare_cached("SELECT min(next_attempt_at) FROM gw_outbox WHERE status = 'pending'")
-                    .await
-                    .map_err(engine)?,
-                &[],
-            )
-            .await
-            .map_err(engine)?
-            .try_get(0)
-            .map_err(engine)
+        self.one(
+            "SELECT min(next_attempt_at) FROM gw_outbox WHERE status = 'pending'",
+            &[],
+        )
+        .await?
+        .try_get(0)
+        .map_err(engine)
     }
 
     async fn save_delivery(&self, entry: &OutboxEntry) -> Result<(), StoreError> {
@@ -1031,40 +1039,22 @@ impl Store for PgStore {
     }
 
     async fn notifications(&self, user_id: &str) -> Result<Vec<Notification>, StoreError> {
-        let client = self.client().await?;
-        let rows = client
-            .query(
-                &client
-                    .prepare_cached(
-                        "SELECT body FROM ( \
+        let rows = self.rows("SELECT body FROM ( \
                            SELECT id, body FROM gw_notifications WHERE user_id = $1 ORDER BY id DESC LIMIT $2 \
-                         ) AS newest ORDER BY id",
-                    )
-                    .await
-                    .map_err(engine)?,
-                &[&user_id, &bound(self.bounds.notifications_per_user)],
-            )
-            .await
-            .map_err(engine)?;
+                         ) AS newest ORDER BY id", &[&user_id, &bound(self.bounds.notifications_per_user)])
+        .await?;
         rows.iter()
             .map(|r| r.try_get::<_, Json<Notification>>(0).map(|j| j.0).map_err(engine))
             .collect()
     }
 
     async fn inbound_after(&self, after: u64, limit: usize) -> Result<Vec<(u64, InboundRecord)>, StoreError> {
-        let client = self.client().await?;
-        let rows = client
-            .query(
-                &client
-                    .prepare_cached(
-                        "SELECT seq, record, body FROM gw_audit WHERE seq > $1 ORDER BY seq LIMIT $2",
-                    )
-                    .await
-                    .map_err(engine)?,
+        let rows = self
+            .rows(
+                "SELECT seq, record, body FROM gw_audit WHERE seq > $1 ORDER BY seq LIMIT $2",
                 &[&i64::try_from(after).unwrap_or(i64::MAX), &(limit as i64)],
             )
-            .await
-            .map_err(engine)?;
+            .await?;
         rows.into_iter()
             .map(|r| {
                 let seq: i64 = r.get(0);
@@ -1075,34 +1065,20 @@ impl Store for PgStore {
     }
 
     async fn due_timers(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Timer>, StoreError> {
-        let client = self.client().await?;
-        let rows = client
-            .query(
-                &client
-                    .prepare_cached("SELECT body FROM gw_timers WHERE due_at <= $1 ORDER BY due_at LIMIT $2")
-                    .await
-                    .map_err(engine)?,
+        let rows = self
+            .rows(
+                "SELECT body FROM gw_timers WHERE due_at <= $1 ORDER BY due_at LIMIT $2",
                 &[&now, &(limit as i64)],
             )
-            .await
-            .map_err(engine)?;
+            .await?;
         rows.iter()
             .map(|r| r.try_get::<_, Json<Timer>>(0).map(|j| j.0).map_err(engine))
             .collect()
     }
 
     async fn next_timer(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let client = self.client().await?;
-        client
-            .query_one(
-                &client
-                    .prepare_cached("SELECT min(due_at) FROM gw_timers")
-                    .await
-                    .map_err(engine)?,
-                &[],
-            )
-            .await
-            .map_err(engine)?
+        self.one("SELECT min(due_at) FROM gw_timers", &[])
+            .await?
             .try_get(0)
             .map_err(engine)
     }
@@ -1130,20 +1106,12 @@ impl Store for PgStore {
     }
 
     async fn put_registry_entry(&self, key: &str, value: Vec<u8>) -> Result<(), StoreError> {
-        let client = self.client().await?;
-        client
-            .execute(
-                &client
-                    .prepare_cached(
-                        "INSERT INTO gw_registry (key, value) VALUES ($1, $2) \
+        self.exec(
+            "INSERT INTO gw_registry (key, value) VALUES ($1, $2) \
                          ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
-                    )
-                    .await
-                    .map_err(engine)?,
-                &[&key, &value],
-            )
-            .await
-            .map_err(engine)?;
+            &[&key, &value],
+        )
+        .await?;
         self.durable().await
     }
 
