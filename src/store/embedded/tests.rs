@@ -104,7 +104,9 @@ async fn a_store_of_layout_1_is_moved_into_the_one_tree_on_open() {
 }
 
 #[tokio::test]
-async fn pruning_removes_whole_past_segments_with_their_dedupe_entries() {
+async fn pruning_removes_whole_past_segment_files() {
+    // What pruning keeps and forgets is a conformance check (`store::conformance`); here, that
+    // the embedded store does it by deleting whole segment files.
     let dir = tempfile::tempdir().unwrap();
     // Small segments: each record (about 300 bytes) fills one.
     let store = SledStore::open_with(dir.path(), 200).unwrap();
@@ -133,16 +135,4 @@ async fn pruning_removes_whole_past_segments_with_their_dedupe_entries() {
     let later = chrono::Utc::now() + chrono::Duration::hours(1);
     assert_eq!(store.prune_audit(later).await.unwrap(), 3);
     assert_eq!(segments(), 1, "only the tail is left");
-    assert!(store.inbound_after(0, 10).await.unwrap().is_empty());
-    assert!(
-        matches!(
-            store.accept_inbound(record("M1"), &ack).await.unwrap(),
-            Accepted::New { .. }
-        ),
-        "its dedupe entry went with it"
-    );
-    drop(store);
-    let store = when_free(|| SledStore::open_with(dir.path(), 200));
-    let kept = store.inbound_after(0, 10).await.unwrap();
-    assert_eq!(kept.len(), 1, "the copy after pruning survives a restart");
 }

@@ -315,18 +315,7 @@ impl PgStore {
         let key = record.dedupe_key();
         let (sender, action, message_id) =
             (key.sender.as_str(), key.action.as_str(), key.message_id.as_str());
-        // The metadata without the body, which is kept as bytes beside it.
-        let meta = serde_json::to_string(&InboundRecord {
-            sender: record.sender.clone(),
-            action: record.action,
-            message_id: record.message_id.clone(),
-            transaction_id: record.transaction_id.clone(),
-            received_at: record.received_at,
-            headers: record.headers.clone(),
-            body: Body::default(),
-            verification: record.verification.clone(),
-            answer: decision.answer.clone(),
-        })?;
+        let meta = audit_meta(record, &decision.answer)?;
         let status = i32::from(decision.answer.status);
         let order_id = order.map(|o| o.id.as_str());
         let effect = decision.effect.as_ref().map(EffectParams::of);
