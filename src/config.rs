@@ -243,7 +243,7 @@ impl Default for StoreSettings {
             path: PathBuf::from("./data"),
             url: None,
             pool_size: 16,
-            outbox_lease_secs: 60,
+            outbox_lease_secs: 20,
             audit_retention_secs: 7 * 24 * 3600,
             prune_interval_secs: 60,
             audit_segment_bytes: 64 << 20,
@@ -474,6 +474,33 @@ mod tests {
             err.contains("signing_private_key") && !err.contains("G0Pme72u"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_postgres_store_needs_a_url_a_pool_and_a_lease_longer_than_an_attempt() {
+        let with = |store: &str| {
+            Settings::from_toml(&MINIMAL.replace("[registry]", &format!("[store]\n{store}\n[registry]")))
+        };
+        let err = with("kind = \"postgres\"").unwrap_err().to_string();
+        assert!(err.contains("store.url"), "{err}");
+        let url = "url = \"postgres://gw:s3cret@db:5432/gw\"";
+        let s = with(&format!("kind = \"postgres\"\n{url}")).unwrap();
+        assert_eq!(
+            (s.store.kind, s.store.pool_size, s.store.outbox_lease_secs),
+            (StoreKind::Postgres, 16, 20)
+        );
+        let shown = format!("{:?}", s.store);
+        assert!(
+            shown.contains("gw:***@db") && !shown.contains("s3cret"),
+            "{shown}"
+        );
+        let err = with(&format!("kind = \"postgres\"\n{url}\noutbox_lease_secs = 14")).unwrap_err();
+        assert!(err.to_string().contains("outbox_lease_secs"), "{err}");
+        let err = with(&format!("kind = \"postgres\"\n{url}\npool_size = 1")).unwrap_err();
+        assert!(err.to_string().contains("pool_size"), "{err}");
+        let err = with("kind = \"mysql\"").unwrap_err();
+        assert!(err.to_string().contains("kind"), "{err}");
+        assert_eq!(Settings::from_toml(MINIMAL).unwrap().store.kind, StoreKind::Sled);
     }
 
     #[test]
