@@ -119,3 +119,71 @@ async fn the_fixture_flows_pass_against_serve_on_postgres() {
     );
     assert!(report.contains(" 0 failed"), "{report}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_under_load_on_postgres_exits_0_with_every_ack_stored() {
+    use crate::crash::{record, sign, start, write_gateway_on};
+    use ondc_gateway::signing::PrivateKey;
+    let url = scratch_database("gw_sigterm").await;
+    let dir = tempfile::tempdir().unwrap();
+    let (gateway, seller) = (PrivateKey::generate(), PrivateKey::generate());
+    let records = serde_json::json!([record("seller.crash.local", "BPP", &seller, "http://127.0.0.1:9")]);
+    let store = format!("kind = \"postgres\"\nurl = \"{url}\"\n");
+    let (config, port) = write_gateway_on(dir.path(), &gateway, records, "", &store);
+    let mut gw = start(&config, port).await;
+    let http = reqwest::Client::new();
+    let mut sends = tokio::task::JoinSet::new();
+    for _ in 0..300 {
+        let mut msg = crate::app::on_cancel("seller.crash.local");
+        msg["context"] =
+            crate::app::context("on_cancel", "ONDC:RET10", "bnp.crash.local", "seller.crash.local");
+        let body = serde_json::to_vec(&msg).unwrap();
+        let auth = sign(&seller, "seller.crash.local", &body);
+        let (http, base) = (http.clone(), gw.base.clone());
+        sends.spawn(async move {
+            let r = http
+                .post(format!("{base}/on_cancel"))
+                .header("authorization", auth)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await;
+            matches!(r, Ok(r) if r.status() == 200)
+        });
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let pid = gw.child.id();
+    let signalled = Command::new("sh")
+        .args(["-c", &format!("kill -TERM {pid}")])
+        .status()
+        .unwrap();
+    assert!(signalled.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = gw.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the gateway did not exit after SIGTERM"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert!(status.success(), "{status:?}");
+    let mut acked = 0;
+    while let Some(ok) = sends.join_next().await {
+        acked += usize::from(ok.unwrap());
+    }
+    let stored = ondc_gateway::store::PgStore::open(ondc_gateway::store::PgOptions {
+        url,
+        pool_size: 2,
+        lease: std::time::Duration::from_secs(20),
+        bounds: Default::default(),
+    })
+    .await
+    .unwrap();
+    use ondc_gateway::store::Store as _;
+    let kept = stored.inbound_after(0, 1000).await.unwrap().len();
+    assert!(kept >= acked, "{acked} ACKed, {kept} stored");
+    println!("sigterm on postgres: {acked} of 300 ACKed before the exit, {kept} stored");
+}

@@ -823,11 +823,20 @@ async fn refresh_pending(pool: Pool, pending: std::sync::Weak<AtomicU64>) {
 /// The group flusher: one synchronous commit per group, on a connection of its own, run from
 /// the flusher thread on the runtime that opened the store.
 async fn start_flusher(config: tokio_postgres::Config, node: String) -> Result<Arc<GroupCommit>, StoreError> {
-    let handle = tokio::runtime::Handle::current();
-    let client = tokio::sync::Mutex::new(Some(connect(&config).await?));
+    // A runtime of the flusher thread's own, so a flush never waits for the runtime that opened
+    // the store (which may itself be waiting for the flusher, as when the store is dropped).
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(engine)?;
+    // Checked now, so a store that cannot flush does not open.
+    connect(&config).await?;
+    let client: std::sync::Mutex<Option<tokio_postgres::Client>> = std::sync::Mutex::new(None);
     Ok(GroupCommit::start(move || {
-        handle.block_on(async {
-            let mut slot = client.lock().await;
+        let mut slot = client
+            .lock()
+            .map_err(|_| std::io::Error::other("the flush connection's lock is poisoned"))?;
+        runtime.block_on(async {
             if slot.is_none() {
                 *slot = Some(connect(&config).await.map_err(std::io::Error::other)?);
             }
@@ -854,6 +863,8 @@ async fn start_flusher(config: tokio_postgres::Config, node: String) -> Result<A
     }))
 }
 
+/// A connection whose commits wait for the WAL flush (`synchronous_commit = on`: on this server's
+/// disk, and on its synchronous standbys' if it has any), on the current runtime.
 async fn connect(config: &tokio_postgres::Config) -> Result<tokio_postgres::Client, StoreError> {
     let mut config = config.clone();
     config.options("-c synchronous_commit=on");
