@@ -187,3 +187,129 @@ async fn sigterm_under_load_on_postgres_exits_0_with_every_ack_stored() {
     assert!(kept >= acked, "{acked} ACKed, {kept} stored");
     println!("sigterm on postgres: {acked} of 300 ACKed before the exit, {kept} stored");
 }
+
+/// A PostgreSQL server of one test's own (under /tmp, where its unprivileged user can reach it),
+/// stopped and removed when dropped.
+struct OwnServer {
+    dir: String,
+    url: String,
+}
+
+impl OwnServer {
+    fn start() -> Self {
+        let dir = format!("/tmp/ondc-gw-pg-outage-{}", uuid::Uuid::new_v4().simple());
+        let url = Self::script("start", &dir);
+        Self { dir, url }
+    }
+
+    fn script(command: &str, dir: &str) -> String {
+        let out = Command::new(format!("{}/scripts/pg-throwaway", env!("CARGO_MANIFEST_DIR")))
+            .args([command, dir])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "pg-throwaway {command}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+}
+
+impl Drop for OwnServer {
+    fn drop(&mut self) {
+        let _ = Command::new(format!("{}/scripts/pg-throwaway", env!("CARGO_MANIFEST_DIR")))
+            .args(["stop", &self.dir])
+            .output();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_outage_is_503_and_the_gateway_recovers_when_it_returns() {
+    use crate::crash::{record, sign, start, write_gateway_on};
+    use ondc_gateway::signing::PrivateKey;
+    let server = OwnServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (gateway, seller) = (PrivateKey::generate(), PrivateKey::generate());
+    let records = serde_json::json!([record("seller.crash.local", "BPP", &seller, "http://127.0.0.1:9")]);
+    let store = format!("kind = \"postgres\"\nurl = \"{}\"\n", server.url);
+    let (config, port) = write_gateway_on(dir.path(), &gateway, records, "", &store);
+    let gw = start(&config, port).await;
+    let http = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(20))
+        .build()
+        .unwrap();
+    let message = || {
+        let mut msg = crate::app::on_cancel("seller.crash.local");
+        msg["context"] =
+            crate::app::context("on_cancel", "ONDC:RET10", "bnp.crash.local", "seller.crash.local");
+        serde_json::to_vec(&msg).unwrap()
+    };
+    let send = |body: Vec<u8>| {
+        let (http, base, auth) = (
+            http.clone(),
+            gw.base.clone(),
+            sign(&seller, "seller.crash.local", &body),
+        );
+        async move {
+            let r = http
+                .post(format!("{base}/on_cancel"))
+                .header("authorization", auth)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            (status, r.text().await.unwrap_or_default())
+        }
+    };
+    for _ in 0..10 {
+        assert_eq!(send(message()).await.0, 200);
+    }
+
+    OwnServer::script("crash", &server.dir);
+    let refused = message();
+    for body in [refused.clone(), message(), message()] {
+        let started = std::time::Instant::now();
+        let (status, text) = send(body).await;
+        assert_eq!(status, 503, "{text}");
+        assert!(
+            !text.contains("postgres") && !text.contains("127.0.0.1"),
+            "no internals: {text}"
+        );
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(15),
+            "answered in time"
+        );
+    }
+
+    OwnServer::script("resume", &server.dir);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    // The message refused during the outage was not stored: sent again, it is taken.
+    loop {
+        match send(refused.clone()).await.0 {
+            200 => break,
+            503 => assert!(std::time::Instant::now() < deadline, "no recovery"),
+            other => panic!("answered {other} while recovering"),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    for _ in 0..10 {
+        assert_eq!(send(message()).await.0, 200);
+    }
+    let stored = ondc_gateway::store::PgStore::open(ondc_gateway::store::PgOptions {
+        url: server.url.clone(),
+        pool_size: 2,
+        lease: std::time::Duration::from_secs(20),
+        bounds: Default::default(),
+    })
+    .await
+    .unwrap();
+    use ondc_gateway::store::Store as _;
+    assert_eq!(
+        stored.inbound_after(0, 100).await.unwrap().len(),
+        21,
+        "the 10 before, the one refused then taken, the 10 after; nothing ACKed was lost"
+    );
+}
