@@ -447,7 +447,7 @@ impl Report {
             None if self.store == Backend::Postgres => {
                 let _ = writeln!(
                     t,
-                    "postgres   server CPU not measured (the server is not on this machine)"
+                    "postgres   server CPU not measured (its processes could not be read from this machine's /proc: a server elsewhere, or in another pid namespace)"
                 );
             }
             None => {}

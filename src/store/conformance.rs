@@ -125,6 +125,30 @@ fn entry(id: &str, due: i64, status: DeliveryStatus) -> OutboxEntry {
     }
 }
 
+/// Notification `N{n}` for user U1 about order O1.
+pub(crate) fn notification(n: usize) -> Notification {
+    Notification {
+        id: format!("N{n}"),
+        user_id: "U1".into(),
+        order_id: "O1".into(),
+        kind: "k".into(),
+        request_id: None,
+        message: format!("note {n}"),
+        at: at(0),
+    }
+}
+
+/// The ids of user U1's notifications, as `store` lists them.
+pub(crate) async fn notification_ids(store: &dyn Store) -> Vec<String> {
+    store
+        .notifications("U1")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|n| n.id)
+        .collect()
+}
+
 fn ids(v: Vec<OutboxEntry>) -> Vec<String> {
     v.into_iter().map(|e| e.message_id.to_string()).collect()
 }
@@ -382,20 +406,11 @@ pub(crate) async fn an_order_keeps_its_newest_timeline_lines_and_a_user_its_newe
         .await;
     assert!(store.insert_order(&Order::sample("O1")).await.unwrap());
     let delivered = |id: String| entry(&id, 0, DeliveryStatus::Delivered);
-    let note = |n: usize| Notification {
-        id: format!("N{n}"),
-        user_id: "U1".into(),
-        order_id: "O1".into(),
-        kind: "k".into(),
-        request_id: None,
-        message: format!("note {n}"),
-        at: at(0),
-    };
     // Five lines and four notifications in one change, then two more of each in another.
     let first = |o: &Order| {
         Ok(Effect {
             outbox: (1..=5).map(|i| delivered(format!("M{i}"))).collect(),
-            notifications: (1..=4).map(note).collect(),
+            notifications: (1..=4).map(notification).collect(),
             ..Effect::unchanged(o)
         })
     };
@@ -403,7 +418,7 @@ pub(crate) async fn an_order_keeps_its_newest_timeline_lines_and_a_user_its_newe
     let second = |o: &Order| {
         Ok(Effect {
             outbox: (6..=7).map(|i| delivered(format!("M{i}"))).collect(),
-            notifications: (5..=6).map(note).collect(),
+            notifications: (5..=6).map(notification).collect(),
             ..Effect::unchanged(o)
         })
     };
@@ -419,14 +434,7 @@ pub(crate) async fn an_order_keeps_its_newest_timeline_lines_and_a_user_its_newe
         })
         .collect();
     assert_eq!(lines, ["M5", "M6", "M7"]);
-    let notes: Vec<String> = store
-        .notifications("U1")
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|n| n.id)
-        .collect();
-    assert_eq!(notes, ["N5", "N6"]);
+    assert_eq!(notification_ids(&*store).await, ["N5", "N6"]);
 }
 
 /// One test per backend for each conformance check.

@@ -238,6 +238,24 @@ pub struct OutboxEntry {
     pub delivered_at: Option<DateTime<Utc>>,
 }
 
+impl OutboxEntry {
+    /// This entry of `order_id` put back in the queue at `now`, as [`Store::requeue_failed`]
+    /// does: same message_id and body, attempts reset. Refused unless it belongs to `order_id`
+    /// and has failed.
+    pub fn requeued(mut self, order_id: &str, now: DateTime<Utc>) -> Result<Self, RequeueError> {
+        if self.order_id != order_id {
+            return Err(RequeueError::NotFound);
+        }
+        if self.status != DeliveryStatus::Failed {
+            return Err(RequeueError::NotFailed);
+        }
+        self.status = DeliveryStatus::Pending;
+        self.attempts = 0;
+        self.next_attempt_at = now;
+        Ok(self)
+    }
+}
+
 /// A notification kept for one user (and, when a webhook is configured, also sent there).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Notification {

@@ -3,6 +3,7 @@
 //! figures come from. The same on PostgreSQL with two gateway nodes, on a database of the
 //! server at `DATABASE_URL` (scripts/test starts one).
 
+use crate::crash::database_url;
 use crate::support::{gateway, repo_root};
 
 fn bench_json(args: &[&str]) -> serde_json::Value {
@@ -94,13 +95,6 @@ fn an_open_loop_run_keeps_its_rate_and_acks_everything() {
     );
     assert_eq!(r["rate"], 100, "{r:#}");
     assert!(r["latency"]["p99_ms"].as_f64().is_some_and(|x| x > 0.0), "{r:#}");
-}
-
-/// The test server, which scripts/test provides.
-fn database_url() -> String {
-    std::env::var("DATABASE_URL").unwrap_or_else(|_| {
-        panic!("DATABASE_URL is not set: run scripts/test, which starts a throwaway PostgreSQL")
-    })
 }
 
 #[test]

@@ -99,11 +99,16 @@ pub(crate) fn write_gateway_on(
     (config, port)
 }
 
+/// The PostgreSQL server the tests may create databases on; a test fails without it.
+pub(crate) fn database_url() -> String {
+    std::env::var("DATABASE_URL")
+        .expect("DATABASE_URL is not set: run scripts/test, which starts a throwaway PostgreSQL")
+}
+
 /// A new database for one test on the PostgreSQL server at `DATABASE_URL` (`scripts/test`
 /// starts a throwaway one); the test fails without it.
 pub(crate) async fn scratch_database(prefix: &str) -> String {
-    let base = std::env::var("DATABASE_URL")
-        .expect("DATABASE_URL is not set: run scripts/test, which starts a throwaway PostgreSQL");
+    let base = database_url();
     let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
     ondc_gateway::store::create_database(&base, &name).await.unwrap()
 }

@@ -120,39 +120,87 @@ async fn the_fixture_flows_pass_against_serve_on_postgres() {
     assert!(report.contains(" 0 failed"), "{report}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_under_load_on_postgres_exits_0_with_every_ack_stored() {
-    use crate::crash::{record, sign, start, write_gateway_on};
-    use ondc_gateway::signing::PrivateKey;
-    let url = scratch_database("gw_sigterm").await;
-    let dir = tempfile::tempdir().unwrap();
-    let (gateway, seller) = (PrivateKey::generate(), PrivateKey::generate());
-    let records = serde_json::json!([record("seller.crash.local", "BPP", &seller, "http://127.0.0.1:9")]);
-    let store = format!("kind = \"postgres\"\nurl = \"{url}\"\n");
-    let (config, port) = write_gateway_on(dir.path(), &gateway, records, "", &store);
-    let mut gw = start(&config, port).await;
-    let http = reqwest::Client::new();
-    let mut sends = tokio::task::JoinSet::new();
-    for _ in 0..300 {
+/// A gateway on the PostgreSQL database `url`, with one registered seller to send as.
+struct SellerGateway {
+    gateway: crate::crash::Gateway,
+    seller: ondc_gateway::signing::PrivateKey,
+    http: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+impl SellerGateway {
+    async fn start(url: &str) -> Self {
+        use crate::crash::{record, start, write_gateway_on};
+        use ondc_gateway::signing::PrivateKey;
+        let dir = tempfile::tempdir().unwrap();
+        let (key, seller) = (PrivateKey::generate(), PrivateKey::generate());
+        let records = serde_json::json!([record("seller.crash.local", "BPP", &seller, "http://127.0.0.1:9")]);
+        let store = format!("kind = \"postgres\"\nurl = \"{url}\"\n");
+        let (config, port) = write_gateway_on(dir.path(), &key, records, "", &store);
+        Self {
+            gateway: start(&config, port).await,
+            seller,
+            http: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(20))
+                .build()
+                .unwrap(),
+            _dir: dir,
+        }
+    }
+
+    /// A new unsolicited `/on_cancel` from the seller, for a transaction nobody tracks.
+    fn message() -> Vec<u8> {
         let mut msg = crate::app::on_cancel("seller.crash.local");
         msg["context"] =
             crate::app::context("on_cancel", "ONDC:RET10", "bnp.crash.local", "seller.crash.local");
-        let body = serde_json::to_vec(&msg).unwrap();
-        let auth = sign(&seller, "seller.crash.local", &body);
-        let (http, base) = (http.clone(), gw.base.clone());
-        sends.spawn(async move {
+        serde_json::to_vec(&msg).unwrap()
+    }
+
+    /// Posts `body` signed by the seller: the status and body of the answer, or `None` if there
+    /// was none (the gateway exited).
+    fn send(&self, body: Vec<u8>) -> impl std::future::Future<Output = Option<(u16, String)>> + use<> {
+        let auth = crate::crash::sign(&self.seller, "seller.crash.local", &body);
+        let (http, base) = (self.http.clone(), self.gateway.base.clone());
+        async move {
             let r = http
                 .post(format!("{base}/on_cancel"))
                 .header("authorization", auth)
                 .header("content-type", "application/json")
                 .body(body)
                 .send()
-                .await;
-            matches!(r, Ok(r) if r.status() == 200)
-        });
+                .await
+                .ok()?;
+            let status = r.status().as_u16();
+            Some((status, r.text().await.unwrap_or_default()))
+        }
+    }
+}
+
+/// How many messages the audit of the database at `url` holds.
+async fn audited(url: &str) -> usize {
+    use ondc_gateway::store::Store as _;
+    let store = ondc_gateway::store::PgStore::open(ondc_gateway::store::PgOptions {
+        url: url.to_owned(),
+        pool_size: 2,
+        lease: std::time::Duration::from_secs(20),
+        bounds: Default::default(),
+    })
+    .await
+    .unwrap();
+    store.inbound_after(0, 10_000).await.unwrap().len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_under_load_on_postgres_exits_0_with_every_ack_stored() {
+    let url = scratch_database("gw_sigterm").await;
+    let mut gw = SellerGateway::start(&url).await;
+    let mut sends = tokio::task::JoinSet::new();
+    for _ in 0..300 {
+        let send = gw.send(SellerGateway::message());
+        sends.spawn(async move { matches!(send.await, Some((200, _))) });
     }
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    let pid = gw.child.id();
+    let pid = gw.gateway.child.id();
     let signalled = Command::new("sh")
         .args(["-c", &format!("kill -TERM {pid}")])
         .status()
@@ -160,7 +208,7 @@ async fn sigterm_under_load_on_postgres_exits_0_with_every_ack_stored() {
     assert!(signalled.success());
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     let status = loop {
-        if let Some(status) = gw.child.try_wait().unwrap() {
+        if let Some(status) = gw.gateway.child.try_wait().unwrap() {
             break status;
         }
         assert!(
@@ -174,16 +222,7 @@ async fn sigterm_under_load_on_postgres_exits_0_with_every_ack_stored() {
     while let Some(ok) = sends.join_next().await {
         acked += usize::from(ok.unwrap());
     }
-    let stored = ondc_gateway::store::PgStore::open(ondc_gateway::store::PgOptions {
-        url,
-        pool_size: 2,
-        lease: std::time::Duration::from_secs(20),
-        bounds: Default::default(),
-    })
-    .await
-    .unwrap();
-    use ondc_gateway::store::Store as _;
-    let kept = stored.inbound_after(0, 1000).await.unwrap().len();
+    let kept = audited(&url).await;
     assert!(kept >= acked, "{acked} ACKed, {kept} stored");
     println!("sigterm on postgres: {acked} of 300 ACKed before the exit, {kept} stored");
 }
@@ -226,51 +265,23 @@ impl Drop for OwnServer {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_database_outage_is_503_and_the_gateway_recovers_when_it_returns() {
-    use crate::crash::{record, sign, start, write_gateway_on};
-    use ondc_gateway::signing::PrivateKey;
     let server = OwnServer::start();
-    let dir = tempfile::tempdir().unwrap();
-    let (gateway, seller) = (PrivateKey::generate(), PrivateKey::generate());
-    let records = serde_json::json!([record("seller.crash.local", "BPP", &seller, "http://127.0.0.1:9")]);
-    let store = format!("kind = \"postgres\"\nurl = \"{}\"\n", server.url);
-    let (config, port) = write_gateway_on(dir.path(), &gateway, records, "", &store);
-    let gw = start(&config, port).await;
-    let http = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(20))
-        .build()
-        .unwrap();
-    let message = || {
-        let mut msg = crate::app::on_cancel("seller.crash.local");
-        msg["context"] =
-            crate::app::context("on_cancel", "ONDC:RET10", "bnp.crash.local", "seller.crash.local");
-        serde_json::to_vec(&msg).unwrap()
-    };
-    let send = |body: Vec<u8>| {
-        let (http, base, auth) = (
-            http.clone(),
-            gw.base.clone(),
-            sign(&seller, "seller.crash.local", &body),
-        );
-        async move {
-            let r = http
-                .post(format!("{base}/on_cancel"))
-                .header("authorization", auth)
-                .header("content-type", "application/json")
-                .body(body)
-                .send()
-                .await
-                .unwrap();
-            let status = r.status().as_u16();
-            (status, r.text().await.unwrap_or_default())
-        }
+    let gw = SellerGateway::start(&server.url).await;
+    let send = |body| {
+        let sent = gw.send(body);
+        async move { sent.await.expect("an answer") }
     };
     for _ in 0..10 {
-        assert_eq!(send(message()).await.0, 200);
+        assert_eq!(send(SellerGateway::message()).await.0, 200);
     }
 
     OwnServer::script("crash", &server.dir);
-    let refused = message();
-    for body in [refused.clone(), message(), message()] {
+    let refused = SellerGateway::message();
+    for body in [
+        refused.clone(),
+        SellerGateway::message(),
+        SellerGateway::message(),
+    ] {
         let started = std::time::Instant::now();
         let (status, text) = send(body).await;
         assert_eq!(status, 503, "{text}");
@@ -296,19 +307,10 @@ async fn a_database_outage_is_503_and_the_gateway_recovers_when_it_returns() {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
     for _ in 0..10 {
-        assert_eq!(send(message()).await.0, 200);
+        assert_eq!(send(SellerGateway::message()).await.0, 200);
     }
-    let stored = ondc_gateway::store::PgStore::open(ondc_gateway::store::PgOptions {
-        url: server.url.clone(),
-        pool_size: 2,
-        lease: std::time::Duration::from_secs(20),
-        bounds: Default::default(),
-    })
-    .await
-    .unwrap();
-    use ondc_gateway::store::Store as _;
     assert_eq!(
-        stored.inbound_after(0, 100).await.unwrap().len(),
+        audited(&server.url).await,
         21,
         "the 10 before, the one refused then taken, the 10 after; nothing ACKed was lost"
     );

@@ -125,21 +125,10 @@ mod tests {
     #[test]
     fn an_audit_record_round_trips_with_its_body_kept_raw() {
         let record = InboundRecord {
-            sender: "seller.example.com".parse().unwrap(),
-            action: Action::OnCancel,
-            message_id: MessageId::parse("M1").unwrap(),
-            transaction_id: TransactionId::parse("T1").unwrap(),
             received_at: DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
             headers: vec![("authorization".into(), "Signature keyId=\"x\"".into())],
             body: "{\"a\":\"quoted \\\" text\"}".into(),
-            verification: Verification {
-                key_id: "seller.example.com|k|ed25519".into(),
-                gateway_key_id: None,
-            },
-            answer: StoredAnswer {
-                status: 200,
-                body: "ack".into(),
-            },
+            ..crate::store::conformance::record("M1")
         };
         let value = audit(&record, &record.answer).unwrap();
         assert!(

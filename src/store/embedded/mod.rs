@@ -469,22 +469,17 @@ impl Store for SledStore {
             match c.get(&key)? {
                 None => Err(RequeueError::NotFound),
                 Some(v) => {
-                    let mut entry: OutboxEntry = decode(&v)?;
-                    if entry.order_id != order_id {
-                        Err(RequeueError::NotFound)
-                    } else if entry.status != DeliveryStatus::Failed {
-                        Err(RequeueError::NotFailed)
-                    } else {
-                        c.remove(keys::due(entry.next_attempt_at, id))?;
+                    let old: OutboxEntry = decode(&v)?;
+                    let was_due = old.next_attempt_at;
+                    let requeued = old.requeued(order_id, Utc::now());
+                    if let Ok(entry) = &requeued {
+                        c.remove(keys::due(was_due, id))?;
                         self.release(id);
-                        entry.status = DeliveryStatus::Pending;
-                        entry.attempts = 0;
-                        entry.next_attempt_at = Utc::now();
-                        c.put(key, encode(&entry)?);
+                        c.put(key, encode(entry)?);
                         c.put(keys::due(entry.next_attempt_at, id), vec![]);
                         self.pending.fetch_add(1, Ordering::Relaxed);
-                        Ok(entry)
                     }
+                    requeued
                 }
             }
         };

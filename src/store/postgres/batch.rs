@@ -4,12 +4,13 @@
 //! single small insert, is paid once per batch. Each waits for its own outcome; the group flush
 //! that makes them durable is the caller's, as for any change.
 
-use super::engine;
+use super::{ATTEMPTS, engine, retryable};
 use crate::store::StoreError;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::Pool;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 /// Most messages in one statement.
@@ -135,16 +136,7 @@ async fn run(pool: Pool, mut rx: mpsc::UnboundedReceiver<Job>) {
 
 /// Runs one batch (again on a deadlock or serialization failure) and answers each job.
 async fn write(pool: &Pool, batch: Vec<Job>) {
-    let mut attempt = 0;
-    let outcome = loop {
-        attempt += 1;
-        match try_write(pool, &batch).await {
-            Err(e) if attempt < super::ATTEMPTS && super::retryable(&e) => {
-                tokio::time::sleep(std::time::Duration::from_millis(2 * attempt as u64)).await;
-            }
-            other => break other,
-        }
-    };
+    let outcome = retrying!(try_write(pool, &batch));
     match outcome {
         Ok(seqs) => {
             for (i, job) in batch.into_iter().enumerate() {

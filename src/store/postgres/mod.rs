@@ -14,7 +14,6 @@
 //! WAL up to its own record and so every change committed before it. The answer goes out only
 //! after that, so an ACK is durable, and one fsync covers every change of the group.
 
-mod batch;
 mod schema;
 mod sql;
 
@@ -116,6 +115,9 @@ macro_rules! retrying {
         }
     }};
 }
+
+// Declared after `retrying!`, which it uses.
+mod batch;
 
 /// The PostgreSQL-backed [`Store`].
 pub struct PgStore {
@@ -522,16 +524,11 @@ impl PgStore {
             .map(|r| r.try_get::<_, Json<OutboxEntry>>(0).map(|j| j.0))
             .transpose()
             .map_err(engine)?;
-        let mut entry = match found {
-            Some(e) if e.order_id != order_id => Err(RequeueError::NotFound),
-            Some(e) if e.status != DeliveryStatus::Failed => Err(RequeueError::NotFailed),
-            Some(e) => Ok(e),
+        let entry = match found {
+            Some(e) => e.requeued(order_id, Utc::now()),
             None => Err(RequeueError::NotFound),
         };
-        if let Ok(entry) = &mut entry {
-            entry.status = DeliveryStatus::Pending;
-            entry.attempts = 0;
-            entry.next_attempt_at = Utc::now();
+        if let Ok(entry) = &entry {
             let update = txn
                 .prepare_cached(
                     "UPDATE gw_outbox SET status = $2, next_attempt_at = $3, lease_owner = NULL, entry = $4 \
@@ -546,7 +543,7 @@ impl PgStore {
                         &message_id,
                         &status_text(entry.status),
                         &entry.next_attempt_at,
-                        &Json(&*entry),
+                        &Json(entry),
                     ],
                 ),
                 txn.batch_execute("COMMIT"),
@@ -567,33 +564,28 @@ impl PgStore {
             Ok(mut t) => std::mem::take(&mut *t),
             Err(_) => return Ok(()),
         };
-        let client = self.client().await?;
-        let timeline = client
-            .prepare_cached(
-                "DELETE FROM gw_timeline WHERE order_id = $1 AND id <= \
-                 (SELECT id FROM gw_timeline WHERE order_id = $1 ORDER BY id DESC OFFSET $2 LIMIT 1)",
-            )
-            .await
-            .map_err(engine)?;
-        let notes = client
-            .prepare_cached(
-                "DELETE FROM gw_notifications WHERE user_id = $1 AND id <= \
-                 (SELECT id FROM gw_notifications WHERE user_id = $1 ORDER BY id DESC OFFSET $2 LIMIT 1)",
-            )
-            .await
-            .map_err(engine)?;
-        let (lines, kept) = (
-            bound(self.bounds.timeline_per_order),
-            bound(self.bounds.notifications_per_user),
-        );
-        for order in &touched.orders {
-            client
-                .execute(&timeline, &[order, &lines])
-                .await
-                .map_err(engine)?;
-        }
-        for user in &touched.users {
-            client.execute(&notes, &[user, &kept]).await.map_err(engine)?;
+        let trims = [
+            (
+                "gw_timeline",
+                "order_id",
+                &touched.orders,
+                self.bounds.timeline_per_order,
+            ),
+            (
+                "gw_notifications",
+                "user_id",
+                &touched.users,
+                self.bounds.notifications_per_user,
+            ),
+        ];
+        for (table, owner, owners, max) in trims {
+            let trim = format!(
+                "DELETE FROM {table} WHERE {owner} = $1 AND id <= \
+                 (SELECT id FROM {table} WHERE {owner} = $1 ORDER BY id DESC OFFSET $2 LIMIT 1)"
+            );
+            for one in owners {
+                self.exec(&trim, &[one, &bound(max)]).await?;
+            }
         }
         Ok(())
     }

@@ -1,7 +1,7 @@
 //! Two nodes on one database: what only a shared store must get right.
 
 use crate::orchestrator::{Order, Timer, TimerKind};
-use crate::store::conformance::{Harness, record};
+use crate::store::conformance::{Harness, notification, notification_ids, record};
 use crate::store::{Accepted, Decision, DeliveryStatus, Destination, Effect, OutboxEntry, StoredAnswer};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -238,15 +238,6 @@ async fn lines_past_their_bounds_are_removed_at_the_next_prune_not_in_the_change
         })
         .await;
     assert!(store.insert_order(&Order::sample("O1")).await.unwrap());
-    let note = |i: usize| crate::store::Notification {
-        id: format!("N{i}"),
-        user_id: "U1".into(),
-        order_id: "O1".into(),
-        kind: "k".into(),
-        request_id: None,
-        message: "m".into(),
-        at: at(0),
-    };
     for i in 0..6 {
         let mut message = record(&format!("M{i}"));
         message.transaction_id = Order::sample("O1").retail.transaction_id;
@@ -256,7 +247,7 @@ async fn lines_past_their_bounds_are_removed_at_the_next_prune_not_in_the_change
                 body: "ack".into(),
             },
             effect: Some(Effect {
-                notifications: vec![note(i)],
+                notifications: vec![notification(i)],
                 ..Effect::unchanged(o.unwrap())
             }),
         };
@@ -294,14 +285,11 @@ async fn lines_past_their_bounds_are_removed_at_the_next_prune_not_in_the_change
         (count("gw_timeline").await, count("gw_notifications").await),
         (3, 2)
     );
-    let ids: Vec<String> = store
-        .notifications("U1")
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|n| n.id)
-        .collect();
-    assert_eq!(ids, ["N4", "N5"], "the newest, oldest first");
+    assert_eq!(
+        notification_ids(&*store).await,
+        ["N4", "N5"],
+        "the newest, oldest first"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
