@@ -1,6 +1,6 @@
 //! Logs (tracing) and metrics (Prometheus text at `GET /metrics`).
 
-use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
+use prometheus::{Histogram, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
 
 /// Installs the global tracing subscriber: `RUST_LOG`-style filtering (default `info`), JSON
 /// lines when `ONDC_LOG_FORMAT=json` (not `ONDC_GW_*`: that prefix is reserved for settings, where
@@ -29,6 +29,8 @@ pub struct Metrics {
     pub latency: HistogramVec,
     /// Outbox delivery attempts by action and outcome (`delivered`, `retry`, `failed`).
     pub outbox: IntCounterVec,
+    /// Signatures checked together, per batch.
+    pub signature_batch: Histogram,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -70,6 +72,14 @@ impl Metrics {
             ),
             &["action", "outcome"],
         )?;
+        let signature_batch = Histogram::with_opts(
+            HistogramOpts::new(
+                "signature_batch_size",
+                "Signatures checked together in one batch on a worker thread",
+            )
+            .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0]),
+        )?;
+        registry.register(Box::new(signature_batch.clone()))?;
         registry.register(Box::new(outbox.clone()))?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(verification_failures.clone()))?;
@@ -80,6 +90,7 @@ impl Metrics {
             verification_failures,
             latency,
             outbox,
+            signature_batch,
         })
     }
 

@@ -9,10 +9,11 @@
 use super::AppState;
 use super::body::BodyError;
 use super::rejection::Rejection;
+use super::verifier;
 use crate::protocol::{Action, ErrorType, check_context, excerpt, parse_strict, peek_family};
 use crate::registry::{KeyRejection, Participant};
 use crate::service::ack;
-use crate::signing::{HeaderRole, SignatureHeader, verify};
+use crate::signing::{HeaderRole, SignatureHeader, VerifyError, check_window, claim};
 use crate::store::{Accepted, Body, InboundRecord, StoredAnswer, Verification};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
@@ -322,15 +323,15 @@ async fn authenticate(
             KeyRejection::LookupFailed(cause) => Rejection::RegistryUnavailable(cause),
             other => unauthorized(role, other.reason(), &format!("{}: {other}", role.header_name())),
         })?;
-    verify(
-        header,
-        body,
-        &participant.public_key,
-        state.clock.unix_seconds(),
-        &state.policy,
-    )
-    .map_err(|e| unauthorized(role, e.reason(), &format!("{}: {e}", role.header_name())))?;
-    Ok(participant)
+    let refused = |e: VerifyError| unauthorized(role, e.reason(), &format!("{}: {e}", role.header_name()));
+    check_window(header, state.clock.unix_seconds(), &state.policy).map_err(refused)?;
+    let claim = claim(header, body, &participant.public_key);
+    let batch = &state.metrics.signature_batch;
+    if verifier::holds(claim, |n| batch.observe(n as f64)).await {
+        Ok(participant)
+    } else {
+        Err(refused(VerifyError::Mismatch))
+    }
 }
 
 fn audited_headers(headers: &HeaderMap) -> Vec<(String, String)> {

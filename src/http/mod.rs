@@ -9,6 +9,7 @@ mod media;
 mod ops;
 mod rejection;
 pub mod rest;
+mod verifier;
 
 pub use rejection::Rejection;
 

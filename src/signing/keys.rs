@@ -136,6 +136,11 @@ impl PublicKey {
     pub fn verify(&self, message: &[u8], signature: &Signature) -> bool {
         self.0.verify(message, signature).is_ok()
     }
+
+    /// The key as ed25519-dalek has it, for batch verification.
+    pub(super) fn dalek(&self) -> VerifyingKey {
+        self.0
+    }
 }
 
 impl fmt::Debug for PublicKey {

@@ -15,12 +15,14 @@
 //! [`SignatureHeader`] is that header as a typed value; [`Signer`] makes one and [`verify`] checks
 //! one against a body, a public key and the current time.
 
+mod batch;
 mod digest;
 mod header;
 mod keys;
 mod verify;
 
+pub use batch::{Claim, verify_all};
 pub use digest::{BodyDigest, signing_string};
 pub use header::{HeaderError, HeaderRole, KeyId, SignatureHeader};
 pub use keys::{KeyError, PrivateKey, PublicKey};
-pub use verify::{Signer, ValidityPolicy, VerifyError, verify};
+pub use verify::{Signer, ValidityPolicy, VerifyError, check_window, claim, verify};

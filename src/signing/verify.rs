@@ -1,5 +1,6 @@
 //! Signing a body and verifying a header against a body, a key and the current time.
 
+use super::batch::Claim;
 use super::digest::{BodyDigest, signing_string};
 use super::header::{KeyId, SignatureHeader};
 use super::keys::{PrivateKey, PublicKey};
@@ -77,6 +78,17 @@ pub fn verify(
     now: i64,
     policy: &ValidityPolicy,
 ) -> Result<(), VerifyError> {
+    check_window(header, now, policy)?;
+    if claim(header, body, key).holds() {
+        Ok(())
+    } else {
+        Err(VerifyError::Mismatch)
+    }
+}
+
+/// The checks of [`verify`] that need no cryptography: the window is not empty, has begun
+/// (allowing the policy's skew) and has not ended at `now`.
+pub fn check_window(header: &SignatureHeader, now: i64, policy: &ValidityPolicy) -> Result<(), VerifyError> {
     let (created, expires) = (header.created, header.expires);
     if expires <= created {
         return Err(VerifyError::EmptyWindow { created, expires });
@@ -91,11 +103,16 @@ pub fn verify(
     if now > expires {
         return Err(VerifyError::Expired { expires, now });
     }
-    let message = signing_string(created, expires, &BodyDigest::of(body));
-    if key.verify(message.as_bytes(), &header.signature) {
-        Ok(())
-    } else {
-        Err(VerifyError::Mismatch)
+    Ok(())
+}
+
+/// What `header` asserts about `body`: its signing string, signed under `key`. Checked alone
+/// ([`Claim::holds`]) or with others ([`super::verify_all`]).
+pub fn claim(header: &SignatureHeader, body: &[u8], key: &PublicKey) -> Claim {
+    Claim {
+        message: signing_string(header.created, header.expires, &BodyDigest::of(body)).into_bytes(),
+        signature: header.signature,
+        key: *key,
     }
 }
 
