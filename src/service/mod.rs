@@ -19,6 +19,7 @@ use crate::store::{
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::Notify;
 
 /// What the doors share to change orders.
@@ -164,13 +165,16 @@ impl Service {
         let event = read_event(context, body);
         let order_ref = order_id_of(context, body);
         let now = self.clock.now();
+        // Whether the decision that was stored sends anything (a store may decide twice, as
+        // PostgreSQL's does under its lock; the last decision is the one written).
+        let sends = AtomicBool::new(false);
         let decide = |order: Option<&Order>| {
             let input = Input::Network(Network {
                 context,
                 order_ref: order_ref.as_deref(),
                 event: &event,
             });
-            match self.decide(order, &input, now) {
+            let decision = match self.decide(order, &input, now) {
                 Ok(step) => Decision {
                     answer: ack(),
                     effect: self.effect(step, order, now),
@@ -179,11 +183,15 @@ impl Service {
                     answer: nack_for(&refusal),
                     effect: None,
                 },
-            }
+            };
+            let enqueues = decision.effect.as_ref().is_some_and(|e| !e.outbox.is_empty());
+            sends.store(enqueues, Ordering::Relaxed);
+            decision
         };
         let accepted = self.store.accept_inbound(record, &decide).await?;
-        if matches!(accepted, Accepted::New { .. }) {
-            // Whatever the step enqueued goes out now rather than at the worker's next poll.
+        if matches!(accepted, Accepted::New { .. }) && sends.load(Ordering::Relaxed) {
+            // What the step enqueued goes out now rather than at the worker's next poll; most
+            // callbacks enqueue nothing, and waking the worker for them costs a thread switch.
             self.wake.notify_one();
         }
         Ok(accepted)

@@ -26,6 +26,8 @@ pub enum DurableError {
 struct Progress {
     /// Every ticket up to this one is durable.
     durable: u64,
+    /// Every ticket up to this one is durable and finished with (`then` has run for it).
+    settled: u64,
     /// Every ticket up to this one (and above `durable`) belongs to a failed flush.
     failed: u64,
     /// Why the latest failed flush failed.
@@ -36,6 +38,8 @@ struct Progress {
 struct Tickets {
     issued: u64,
     stop: bool,
+    /// The flusher is waiting for a ticket (not flushing): only then does a writer wake it.
+    idle: bool,
 }
 
 /// The coordinator shared by writers and the flusher thread.
@@ -52,6 +56,17 @@ impl GroupCommit {
     where
         F: Fn() -> std::io::Result<()> + Send + 'static,
     {
+        Self::start_then(flush, |()| {})
+    }
+
+    /// [`Self::start`], where a flush makes its group durable and `then` finishes with what it
+    /// returned after the group's writers are answered, before the next flush begins.
+    pub fn start_then<F, T, R>(flush: F, then: T) -> Arc<Self>
+    where
+        F: Fn() -> std::io::Result<R> + Send + 'static,
+        T: Fn(R) + Send + 'static,
+        R: 'static,
+    {
         let this = Arc::new(Self {
             tickets: Mutex::new(Tickets::default()),
             wake: Condvar::new(),
@@ -61,7 +76,7 @@ impl GroupCommit {
         let weak = Arc::downgrade(&this);
         match std::thread::Builder::new()
             .name("store-flusher".into())
-            .spawn(move || flusher(weak, flush))
+            .spawn(move || flusher(weak, flush, then))
         {
             Ok(handle) => {
                 if let Ok(mut slot) = this.thread.lock() {
@@ -89,15 +104,19 @@ impl GroupCommit {
 
     /// Waits until everything written before this call is durable.
     pub async fn durable(&self) -> Result<(), DurableError> {
-        let ticket = {
+        let (ticket, idle) = {
             let mut t = self.tickets.lock().map_err(|_| DurableError::FlusherGone)?;
             if t.stop {
                 return Err(DurableError::ShuttingDown);
             }
             t.issued += 1;
-            t.issued
+            (t.issued, std::mem::take(&mut t.idle))
         };
-        self.wake.notify_one();
+        // A busy flusher looks at the tickets again when its flush ends; waking it is a system
+        // call, which most writers under load need not make.
+        if idle {
+            self.wake.notify_one();
+        }
         let mut rx = self.progress.subscribe();
         let p = rx
             .wait_for(|p| p.durable >= ticket || p.failed >= ticket)
@@ -113,22 +132,44 @@ impl GroupCommit {
     }
 }
 
-fn flusher<F: Fn() -> std::io::Result<()>>(this: Weak<GroupCommit>, flush: F) {
+impl GroupCommit {
+    /// Waits until every write made durable before this call is also finished with (`then`
+    /// has run for its flush): for readers that look past what the flush left in memory.
+    pub async fn settled(&self) -> Result<(), DurableError> {
+        let mut rx = self.progress.subscribe();
+        let target = rx.borrow().durable;
+        rx.wait_for(|p| p.settled >= target || p.failed >= target)
+            .await
+            .map_err(|_| DurableError::FlusherGone)?;
+        Ok(())
+    }
+}
+
+fn flusher<F, T, R>(this: Weak<GroupCommit>, flush: F, then: T)
+where
+    F: Fn() -> std::io::Result<R>,
+    T: Fn(R),
+{
     let mut done = 0u64;
     while let Some(gc) = this.upgrade() {
         let target = {
             let Ok(mut t) = gc.tickets.lock() else { return };
             while t.issued == done && !t.stop {
+                t.idle = true;
                 let Ok(guard) = gc.wake.wait(t) else { return };
                 t = guard;
             }
+            t.idle = false;
             if t.issued == done {
                 return;
             }
             t.issued
         };
         // Every ticket <= target was taken after its write, so this flush covers them all.
-        let result = flush().map_err(Arc::new);
+        let (result, rest) = match flush() {
+            Ok(rest) => (Ok(()), Some(rest)),
+            Err(e) => (Err(Arc::new(e)), None),
+        };
         if let Err(e) = &result {
             tracing::error!(error = %e, "store flush failed; waiting writers get an error");
         }
@@ -140,6 +181,10 @@ fn flusher<F: Fn() -> std::io::Result<()>>(this: Weak<GroupCommit>, flush: F) {
             }
         });
         done = target;
+        if let Some(rest) = rest {
+            then(rest);
+        }
+        gc.progress.send_modify(|p| p.settled = p.settled.max(target));
     }
 }
 

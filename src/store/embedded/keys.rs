@@ -24,6 +24,10 @@ pub const NOTE: u8 = b'n';
 pub const TIMER: u8 = b't';
 /// Registry cache: `REGISTRY` + key → opaque bytes.
 pub const REGISTRY: u8 = b'r';
+/// The checkpoint: a batch record (its [`super::segments::Loc`]) that sled holds durably with
+/// every batch before it; a start replays the batch records after it. Written by the
+/// checkpoint alone, never in a batch.
+pub const CHECKPOINT: [u8; 11] = *b"zcheckpoint";
 /// Counts: `COUNT` + the counted prefix + owner → how many `counted` keys the owner has (8 bytes).
 pub const COUNT: u8 = b'c';
 

@@ -64,7 +64,7 @@ pub fn from_trees(db: &sled::Db, stage: &Stage) -> Result<(), StoreError> {
                 in_chunk += 1;
             }
             drop(c);
-            stage.apply()?;
+            stage.flush_now()?;
             moved += in_chunk;
             if in_chunk < CHUNK {
                 break;

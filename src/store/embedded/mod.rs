@@ -3,15 +3,18 @@
 //!
 //! A change (an inbound message with its answer and effect, an order update, a fired timer, a
 //! delivery result) is decided and written under one lock into an in-memory overlay
-//! ([`stage`]); the group flush applies the overlay as one atomic sled batch, flushes sled and
-//! fdatasyncs its log, then wakes every writer of the group. So a request costs a few map
-//! operations under the lock, and sled one batch and one fsync per group.
+//! ([`stage`]); the group flush writes the overlay's writes as one batch record after the
+//! group's audit records and fdatasyncs the segment, wakes every writer of the group, then
+//! applies the batch to sled, which writes it out on its own schedule ([`wal`]: checkpoints and
+//! the replay at start). So a request costs a few map operations under the lock, and a group one
+//! `pwrite`, one fdatasync and one sled batch.
 
 mod codec;
 mod keys;
 mod migrate;
 mod segments;
 mod stage;
+mod wal;
 
 use super::group_commit::GroupCommit;
 use super::{
@@ -54,8 +57,11 @@ const PRUNE_CHUNK: usize = 256;
 pub struct SledStore {
     db: sled::Db,
     tree: sled::Tree,
+    /// sled's log file, fdatasynced by checkpoints.
+    log: Arc<std::fs::File>,
     stage: Arc<Stage>,
     commit: Arc<GroupCommit>,
+    checkpoints: wal::Checkpoints,
     /// Pending outbox entries (the due index's size), kept with each change.
     pending: AtomicU64,
     /// How many timeline lines an order keeps, and notifications a user.
@@ -107,25 +113,39 @@ impl SledStore {
             .open()
             .map_err(engine)?;
         let tree = db.open_tree("gateway").map_err(engine)?;
+        let log =
+            Arc::new(std::fs::File::open(path.join("db")).map_err(|e| StoreError::Engine(Box::new(e)))?);
         let (segments, tail) = segments::Segments::open(&path.join("audit"), segment_bytes)?;
+        // Before anything is written: what the last run answered and sled had not yet made
+        // durable is in the log.
+        let replayed = wal::replay(&db, &tree, &log, &segments, tail.id())?;
+        if replayed > 0 {
+            tracing::info!(
+                batches = replayed,
+                "store: replayed the log after the last checkpoint"
+            );
+        }
         let stage = Arc::new(Stage::new(tree.clone(), segments, tail));
         migrate::from_trees(&db, &stage)?;
-        // sled's flush waits for its log with sync_file_range, which neither flushes the disk's
-        // write cache nor the file's size; an ACK must survive a power loss, so each group flush
-        // also fdatasyncs the log file (one per group, shared by every writer in it).
-        let log = std::fs::File::open(path.join("db")).map_err(|e| StoreError::Engine(Box::new(e)))?;
-        let (flush_db, flush_stage) = (db.clone(), stage.clone());
-        let commit = GroupCommit::start(move || {
-            flush_stage.apply().map_err(std::io::Error::other)?;
-            flush_db.flush().map_err(std::io::Error::from)?;
-            log.sync_data()
-        });
+        // A group is answered once its segment write is durable; sled gets it after that.
+        let (write_stage, apply_stage) = (stage.clone(), stage.clone());
+        let commit = GroupCommit::start_then(
+            move || write_stage.write().map_err(std::io::Error::other),
+            move |written| {
+                if let Err(e) = apply_stage.apply(written) {
+                    tracing::error!(error = %crate::telemetry::chain(&e), "store: sled refused a durable group; no more changes until a restart replays it");
+                }
+            },
+        );
+        let checkpoints = wal::Checkpoints::start(db.clone(), tree.clone(), log.clone(), stage.clone());
         let pending = tree.scan_prefix([keys::DUE]).count() as u64;
         Ok(Self {
             db,
             tree,
+            log,
             stage,
             commit,
+            checkpoints,
             pending: AtomicU64::new(pending),
             bounds: Bounds::default(),
             claims: std::sync::Mutex::new(std::collections::HashMap::new()),
@@ -169,6 +189,12 @@ impl SledStore {
         if let Ok(mut claims) = self.claims.lock() {
             claims.remove(id);
         }
+    }
+
+    /// Waits until what is durable is also in sled, for reads that go to sled directly rather
+    /// than through the overlay.
+    async fn settled(&self) -> Result<(), StoreError> {
+        self.commit.settled().await.map_err(StoreError::from)
     }
 
     async fn durable(&self) -> Result<(), StoreError> {
@@ -378,6 +404,7 @@ impl Store for SledStore {
     }
 
     async fn due_outbox(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
+        self.settled().await?;
         // In due order, up to `now` only: the entries not yet due are never read.
         let mut claims = self
             .claims
@@ -415,6 +442,7 @@ impl Store for SledStore {
     }
 
     async fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.settled().await?;
         Ok(match self.tree.scan_prefix([keys::DUE]).next() {
             Some(item) => keys::due_parts(&item.map_err(engine)?.0).map(|(at, _)| at),
             None => None,
@@ -490,10 +518,12 @@ impl Store for SledStore {
     }
 
     async fn notifications(&self, user_id: &str) -> Result<Vec<Notification>, StoreError> {
+        self.settled().await?;
         self.scan(&keys::counted_prefix(keys::NOTE, user_id), |_, v| decode(v))
     }
 
     async fn timeline(&self, order_id: &str) -> Result<Vec<TimelineItem>, StoreError> {
+        self.settled().await?;
         let refs = self.scan(&keys::counted_prefix(keys::LOG, order_id), |_, v| {
             decode::<LogRef>(v)
         })?;
@@ -523,6 +553,7 @@ impl Store for SledStore {
     }
 
     async fn inbound_after(&self, after: u64, limit: usize) -> Result<Vec<(u64, InboundRecord)>, StoreError> {
+        self.settled().await?;
         let start = keys::audit(after.saturating_add(1));
         let end = keys::key(keys::AUDIT + 1, &[]);
         let mut out = Vec::new();
@@ -538,6 +569,7 @@ impl Store for SledStore {
     }
 
     async fn due_timers(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Timer>, StoreError> {
+        self.settled().await?;
         self.tree
             .range(keys::key(keys::TIMER, &[])..keys::timers_after(now))
             .take(limit)
@@ -549,6 +581,7 @@ impl Store for SledStore {
     }
 
     async fn next_timer(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.settled().await?;
         match self.tree.scan_prefix([keys::TIMER]).next() {
             Some(item) => Ok(Some(decode::<Timer>(&item.map_err(engine)?.1)?.due_at)),
             None => Ok(None),
@@ -587,12 +620,18 @@ impl Store for SledStore {
         let cutoff = std::time::SystemTime::from(before);
         let segments = self.stage.segments();
         let tail = self.stage.change()?.tail_segment();
+        // What sled holds now is made durable and recorded, so that the log before it is no
+        // longer needed by a restart; a segment holding a batch after that is kept.
+        if let Some(at) = self.stage.applied() {
+            wal::record(&self.db, &self.tree, &self.log, at)?;
+        }
+        let checkpoint = wal::checkpoint(&self.tree)?;
         let mut ids = segments.ids()?;
         ids.sort_unstable();
         let mut removed = 0u64;
         for id in ids {
             // Segments are written in id order: the first one too recent ends the scan.
-            if id >= tail || segments.modified(id)? >= cutoff {
+            if id >= tail || segments.modified(id)? >= cutoff || wal::needed(checkpoint, segments, id)? {
                 break;
             }
             let records = segments.records(id)?;
@@ -623,6 +662,7 @@ impl Store for SledStore {
     }
 
     async fn registry_entries(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        self.settled().await?;
         self.scan(&[keys::REGISTRY], |k, v| {
             let key = String::from_utf8(k[1..].to_vec())
                 .map_err(|_| StoreError::Corrupt("a registry cache key is not UTF-8".into()))?;
@@ -636,9 +676,12 @@ impl Drop for SledStore {
         // Runs the flushes still owed; then anything staged by a change whose caller went away
         // before taking its ticket.
         self.commit.stop();
-        let _ = self.stage.apply();
-        // Best effort on a clean shutdown; durability never depends on it.
-        let _ = self.db.flush();
+        self.checkpoints.stop();
+        let _ = self.stage.flush_now();
+        // A clean shutdown leaves nothing to replay; durability never depends on it.
+        if let Some(at) = self.stage.applied() {
+            let _ = wal::record(&self.db, &self.tree, &self.log, at);
+        }
     }
 }
 

@@ -10,6 +10,7 @@
 //! fdatasynced before the sled batch that refers to it is applied, so what sled points at is
 //! always on disk; bytes written by a group that crashed before its batch are never pointed at.
 
+use super::stage::BATCH;
 use crate::store::StoreError;
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -266,9 +267,39 @@ impl Segments {
         Ok(Some(buf))
     }
 
-    /// Every whole record of segment `id`: its sequence number and bytes (a torn record at the
-    /// end, left by a crash, is not one).
+    /// Every whole audit record of segment `id`: its sequence number and bytes (a torn record at
+    /// the end, left by a crash, is not one).
     pub fn records(&self, id: u64) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        Ok(self
+            .frames(id)?
+            .into_iter()
+            .filter(|(_, seq, _)| *seq != BATCH)
+            .map(|(_, seq, bytes)| (seq, bytes))
+            .collect())
+    }
+
+    /// Every whole batch record of segment `id`, with where it is.
+    pub fn batches(&self, id: u64) -> Result<Vec<(Loc, Vec<u8>)>, StoreError> {
+        Ok(self
+            .frames(id)?
+            .into_iter()
+            .filter(|(_, seq, _)| *seq == BATCH)
+            .map(|(offset, _, bytes)| {
+                let len = bytes.len() as u32;
+                (
+                    Loc {
+                        segment: id,
+                        offset,
+                        len,
+                    },
+                    bytes,
+                )
+            })
+            .collect())
+    }
+
+    /// Every whole frame of segment `id` but skipped ones: offset, sequence number, bytes.
+    fn frames(&self, id: u64) -> Result<Vec<(u64, u64, Vec<u8>)>, StoreError> {
         let bytes = std::fs::read(self.dir.join(name(id))).map_err(io)?;
         let frame = FRAME as usize;
         let mut out = vec![];
@@ -284,7 +315,7 @@ impl Segments {
                 break;
             };
             if seq != SKIP {
-                out.push((seq, record.to_vec()));
+                out.push((at as u64, seq, record.to_vec()));
             }
             at += frame + len;
         }

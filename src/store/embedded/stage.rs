@@ -24,6 +24,10 @@ struct Overlay {
     /// Orders as last written or read, decoded, by key: most messages are about orders a
     /// recent message touched, and decoding one costs more than the rest of a change.
     orders: HashMap<Vec<u8>, Arc<Order>>,
+    /// Set when sled refused a written group: no more changes until a restart replays it.
+    broken: Option<String>,
+    /// The last batch record applied to sled.
+    applied: Option<Loc>,
 }
 
 /// Decoded orders kept; past this, one is dropped for each added.
@@ -62,6 +66,8 @@ impl Stage {
                 flushing: Arc::default(),
                 tail,
                 orders: HashMap::new(),
+                broken: None,
+                applied: None,
             }),
         }
     }
@@ -73,24 +79,36 @@ impl Stage {
 
     /// Starts a change.
     pub fn change(&self) -> Result<Change<'_>, StoreError> {
+        let overlay = self.overlay.lock().map_err(|_| poisoned())?;
+        if let Some(why) = &overlay.broken {
+            return Err(StoreError::Engine(why.clone().into()));
+        }
         Ok(Change {
             tree: &self.tree,
-            overlay: self.overlay.lock().map_err(|_| poisoned())?,
+            overlay,
         })
     }
 
-    /// Writes and fdatasyncs the audit records appended, then applies everything staged to sled
-    /// as one atomic batch (the group flush calls this, then flushes sled). Reads see the staged
-    /// values until the batch is in.
-    pub fn apply(&self) -> Result<usize, StoreError> {
-        let (taken, audit) = {
+    /// Makes everything staged durable: the audit records appended and the staged writes as one
+    /// batch record after them, in one write and fdatasync of the segment (the group flush calls
+    /// this; its writers are answered when it returns). Reads see the staged values until
+    /// [`Self::apply`] has put them in sled.
+    pub fn write(&self) -> Result<Written, StoreError> {
+        let (taken, at, audit) = {
             let mut o = self.overlay.lock().map_err(|_| poisoned())?;
-            let audit = self.segments.take(&mut o.tail)?;
+            if let Some(why) = &o.broken {
+                return Err(StoreError::Engine(why.clone().into()));
+            }
             let staged = std::mem::take(&mut o.staged);
+            let at = if staged.is_empty() {
+                None
+            } else {
+                Some(Segments::append(&mut o.tail, BATCH, &encode_batch(&staged))?)
+            };
+            let audit = self.segments.take(&mut o.tail)?;
             o.flushing = Arc::new(staged);
-            (o.flushing.clone(), audit)
+            (o.flushing.clone(), at, audit)
         };
-        // The batch points at these records: they are on disk first.
         if let Err(e) = audit.run() {
             if let Ok(mut o) = self.overlay.lock() {
                 o.flushing = Arc::default();
@@ -100,24 +118,132 @@ impl Stage {
             }
             return Err(StoreError::Engine(Box::new(e)));
         }
-        let mut batch = sled::Batch::default();
-        for (k, v) in taken.iter() {
-            match v {
-                Some(v) => batch.insert(k.as_slice(), v.as_slice()),
-                None => batch.remove(k.as_slice()),
-            }
-        }
-        let applied = self.tree.apply_batch(batch).map_err(engine);
-        // Applied or not, the flushing writes are done with: on failure the waiting writers
-        // are told, and what they wrote is not seen again.
-        if let Ok(mut o) = self.overlay.lock() {
-            o.flushing = Arc::default();
-            if applied.is_err() {
-                o.orders.clear();
-            }
-        }
-        applied.map(|()| taken.len())
+        Ok(Written { taken, at })
     }
+
+    /// Puts a written group into sled, without waiting for sled to make it durable: the
+    /// segment already holds it, and a restart replays every batch after the last checkpoint
+    /// ([`super::SledStore::checkpoint`]). If sled refuses it, the store takes no more changes: what was answered
+    /// is in the segment, and a restart recovers it.
+    pub fn apply(&self, written: Written) -> Result<usize, StoreError> {
+        let Some(at) = written.at else {
+            return Ok(0);
+        };
+        // Key by key rather than as one sled batch: readers see these writes in the overlay
+        // until all are in, the segment makes the group atomic across a crash, and a sled batch
+        // would roll sled's IO buffer twice, each roll a write and a sync_file_range.
+        let applied = written.taken.iter().try_for_each(|(k, v)| {
+            match v {
+                Some(v) => self.tree.insert(k.as_slice(), v.as_slice()).map(drop),
+                None => self.tree.remove(k.as_slice()).map(drop),
+            }
+            .map_err(engine)
+        });
+        if let Ok(mut o) = self.overlay.lock() {
+            match &applied {
+                Ok(()) => {
+                    o.flushing = Arc::default();
+                    o.applied = Some(at);
+                }
+                // The writes stay readable in memory; nothing more is taken.
+                Err(e) => {
+                    o.broken = Some(format!(
+                        "sled refused a written group ({e}); restart the gateway to replay it"
+                    ))
+                }
+            }
+        }
+        applied.map(|()| written.taken.len())
+    }
+
+    /// The last batch record applied to sled, if any since the start.
+    pub fn applied(&self) -> Option<Loc> {
+        self.overlay.lock().ok().and_then(|o| o.applied)
+    }
+
+    /// [`Self::write`] then [`Self::apply`]: for migrations, tests and shutdown.
+    pub fn flush_now(&self) -> Result<usize, StoreError> {
+        let written = self.write()?;
+        self.apply(written)
+    }
+}
+
+/// A group written to its segment, not yet applied to sled.
+pub struct Written {
+    taken: Arc<Writes>,
+    /// Where its batch record is; `None` when it staged no writes.
+    at: Option<Loc>,
+}
+
+/// The sequence number of a batch record in a segment.
+pub const BATCH: u64 = u64::MAX - 1;
+
+/// A batch record: the CRC-32 of the rest (4 bytes, big-endian), then each write as key length
+/// (4 bytes), key, then 0 for a removal or 1, value length (4 bytes) and value.
+fn encode_batch(writes: &Writes) -> Vec<u8> {
+    let size: usize = writes
+        .iter()
+        .map(|(k, v)| 9 + k.len() + v.as_ref().map_or(0, Vec::len))
+        .sum();
+    let mut out = Vec::with_capacity(4 + size);
+    out.extend_from_slice(&[0; 4]);
+    for (k, v) in writes {
+        out.extend_from_slice(&(k.len() as u32).to_be_bytes());
+        out.extend_from_slice(k);
+        match v {
+            None => out.push(0),
+            Some(v) => {
+                out.push(1);
+                out.extend_from_slice(&(v.len() as u32).to_be_bytes());
+                out.extend_from_slice(v);
+            }
+        }
+    }
+    let crc = crc32fast::hash(&out[4..]);
+    out[..4].copy_from_slice(&crc.to_be_bytes());
+    out
+}
+
+/// Reads [`encode_batch`] into a sled batch.
+pub fn decode_batch(mut bytes: &[u8]) -> Result<sled::Batch, StoreError> {
+    fn take<'b>(bytes: &mut &'b [u8], n: usize) -> Result<&'b [u8], StoreError> {
+        if bytes.len() < n {
+            return Err(StoreError::Corrupt(
+                "a batch record in the log is cut short".into(),
+            ));
+        }
+        let (head, rest) = bytes.split_at(n);
+        *bytes = rest;
+        Ok(head)
+    }
+    fn len(bytes: &mut &[u8]) -> Result<usize, StoreError> {
+        let b = take(bytes, 4)?;
+        Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
+    }
+    let crc = take(&mut bytes, 4)?;
+    if crc32fast::hash(bytes).to_be_bytes() != crc {
+        return Err(StoreError::Corrupt(
+            "a batch record in the log fails its checksum".into(),
+        ));
+    }
+    let mut batch = sled::Batch::default();
+    while !bytes.is_empty() {
+        let n = len(&mut bytes)?;
+        let key = take(&mut bytes, n)?;
+        match take(&mut bytes, 1)?[0] {
+            0 => batch.remove(key),
+            1 => {
+                let n = len(&mut bytes)?;
+                batch.insert(key, take(&mut bytes, n)?);
+            }
+            _ => {
+                return Err(StoreError::Corrupt(
+                    "a batch record in the log has an unknown tag".into(),
+                ));
+            }
+        }
+    }
+    Ok(batch)
 }
 
 impl Change<'_> {
@@ -255,7 +381,7 @@ mod tests {
         assert!(!c.contains(b"old").unwrap());
         assert!(tree.get("new").unwrap().is_none(), "not in sled before the flush");
         drop(c);
-        assert_eq!(stage.apply().unwrap(), 2);
+        assert_eq!(stage.flush_now().unwrap(), 2);
         assert_eq!(tree.get("new").unwrap().as_deref(), Some(&b"2"[..]));
         assert!(tree.get("old").unwrap().is_none());
         let c = stage.change().unwrap();
