@@ -191,8 +191,12 @@ impl Network {
             );
             std::fs::write(&config, toml).map_err(|e| BenchError::context("gateway config", e))?;
             let log = net.dir.path().join(format!("gateway-{i}.log"));
+            // The gateway logs to stdout; both streams go to the file read for ERROR and WARN.
             let stderr =
                 std::fs::File::create(&log).map_err(|e| BenchError::context("gateway log file", e))?;
+            let stdout = stderr
+                .try_clone()
+                .map_err(|e| BenchError::context("gateway log file", e))?;
             let child = tokio::process::Command::new(&options.gateway_exe)
                 .arg("serve")
                 .arg("--config")
@@ -200,7 +204,7 @@ impl Network {
                 .env("RUST_LOG", &options.log)
                 .env("NO_COLOR", "1")
                 .stdin(std::process::Stdio::null())
-                .stdout(std::process::Stdio::null())
+                .stdout(stdout)
                 .stderr(stderr)
                 .kill_on_drop(true)
                 .spawn()
