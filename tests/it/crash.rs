@@ -339,3 +339,98 @@ async fn kill_9_does_not_lose_a_cancel_deadline() {
     assert_eq!(told.body["message"]["order"]["state"], "Cancelled");
     assert!(told.signature_ok());
 }
+
+/// The embedded store answers a group once its segment write is fdatasynced and puts it into
+/// sled afterwards, checkpointing sled about once a second. SIGKILL right after a burst of ACKs
+/// (well inside a second) leaves the newest groups in the log only: after the restart every
+/// message ACKed before the kill must still be known, so each resend is answered as a
+/// duplicate, none is taken as new.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_right_after_a_burst_of_acks_keeps_every_one_through_the_log() {
+    const MESSAGES: usize = 400;
+    let dir = tempfile::tempdir().unwrap();
+    let (gateway_key, seller_key) = (PrivateKey::generate(), PrivateKey::generate());
+    let seller = "seller.burst.local";
+    let records = json!([
+        record("bnp.crash.local", "BAP", &gateway_key, "http://127.0.0.1:9"),
+        record(seller, "BPP", &seller_key, "http://127.0.0.1:9"),
+    ]);
+    let (config, port) = write_gateway(dir.path(), &gateway_key, records, "");
+    let messages: Vec<(Vec<u8>, String)> = (0..MESSAGES)
+        .map(|i| {
+            let mut body = on_cancel(seller);
+            body["context"]["bap_id"] = json!("bnp.crash.local");
+            body["context"]["transaction_id"] = json!(format!("T-burst-{i}"));
+            let bytes = serde_json::to_vec(&body).unwrap();
+            let auth = sign(&seller_key, seller, &bytes);
+            (bytes, auth)
+        })
+        .collect();
+    let http = reqwest::Client::new();
+    let send_all = |base: String| {
+        let (http, messages) = (http.clone(), messages.clone());
+        async move {
+            let mut answers = Vec::new();
+            for chunk in messages.chunks(50) {
+                let sends: Vec<_> = chunk
+                    .iter()
+                    .map(|(body, auth)| {
+                        let send = http
+                            .post(format!("{base}/on_cancel"))
+                            .header("content-type", "application/json")
+                            .header("authorization", auth)
+                            .body(body.clone())
+                            .send();
+                        tokio::spawn(async move {
+                            let answer = send.await.unwrap();
+                            (answer.status().as_u16(), answer.text().await.unwrap())
+                        })
+                    })
+                    .collect();
+                for send in sends {
+                    answers.push(send.await.unwrap());
+                }
+            }
+            answers
+        }
+    };
+
+    let mut gw = start(&config, port).await;
+    let first = send_all(gw.base.clone()).await;
+    // At once: the checkpoint runs about once a second.
+    gw.child.kill().unwrap();
+    gw.child.wait().unwrap();
+    for (status, body) in &first {
+        assert_eq!(*status, 200, "{body}");
+        assert!(body.contains("\"ACK\""), "{body}");
+    }
+
+    let gw = start(&config, port).await;
+    let again = send_all(gw.base.clone()).await;
+    assert_eq!(again, first, "each resend gets the first answer");
+    let metrics = http
+        .get(format!("{}/metrics", gw.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let count = |outcome: &str| {
+        metrics
+            .lines()
+            .find(|l| {
+                l.starts_with("ondc_gateway_beckn_requests_total")
+                    && l.contains("action=\"on_cancel\"")
+                    && l.contains(&format!("outcome=\"{outcome}\""))
+            })
+            .and_then(|l| l.rsplit(' ').next())
+            .map_or(0, |n| n.parse::<usize>().unwrap())
+    };
+    assert_eq!(
+        count("duplicate"),
+        MESSAGES,
+        "every message was known after the crash"
+    );
+    assert_eq!(count("ack"), 0, "none was taken as new");
+}
