@@ -1,5 +1,6 @@
 //! Driving the gateway: a closed loop over keep-alive connections (each connection sends its
-//! next callback as soon as the last one is answered), or an open loop at a fixed rate (for
+//! next callback as soon as the last one is answered; a lean client of our own, [`super::wire`]),
+//! or an open loop at a fixed rate (for
 //! callbacks given `--rate`, and always for cascades, timed from the LSP's `/on_cancel` until the
 //! seller receives `/cancel`).
 //! Both stop by themselves: at the time bound, or when the pre-signed load runs out. With several
@@ -8,6 +9,7 @@
 
 use super::network::Network;
 use super::payloads::Call;
+use super::wire::Connection;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -75,6 +77,20 @@ impl Tally {
         self.latencies.extend(other.latencies);
     }
 
+    /// Counts an answer from node `node`: a 200 with an ACK body, or an error.
+    fn answer(&mut self, node: usize, answer: Result<(u16, Vec<u8>), String>) {
+        match answer {
+            Ok((200, body)) if is_ack(&body) => {
+                self.acked += 1;
+                if let Some(n) = self.acked_by_node.get_mut(node) {
+                    *n += 1;
+                }
+            }
+            Ok((status, body)) => self.error(format!("{status} {}", String::from_utf8_lossy(&body))),
+            Err(e) => self.error(e),
+        }
+    }
+
     fn error(&mut self, what: String) {
         self.errors += 1;
         if self.samples.len() < KEPT_ERRORS {
@@ -101,16 +117,10 @@ async fn send(http: &reqwest::Client, node: usize, base: &str, call: &Call, tall
         Err(e) => Err(e),
     };
     tally.latencies.push(started.elapsed().as_micros() as u64);
-    match answer {
-        Ok((200, body)) if is_ack(&body) => {
-            tally.acked += 1;
-            if let Some(n) = tally.acked_by_node.get_mut(node) {
-                *n += 1;
-            }
-        }
-        Ok((status, body)) => tally.error(format!("{status} {}", String::from_utf8_lossy(&body))),
-        Err(e) => tally.error(crate::telemetry::chain(&e.without_url())),
-    }
+    let answer = answer
+        .map(|(status, body)| (status, body.to_vec()))
+        .map_err(|e| crate::telemetry::chain(&e.without_url()));
+    tally.answer(node, answer);
 }
 
 /// A Beckn ACK body: `{"message":{"ack":{"status":"ACK"}}}` with no `error`.
@@ -129,19 +139,20 @@ pub async fn closed_loop(net: &Network, calls: Vec<Call>, connections: usize, du
     let nodes = net.bases.len();
     let tasks: Vec<_> = (0..connections.max(1))
         .map(|c| {
-            let (calls, next, http, base) = (
-                calls.clone(),
-                next.clone(),
-                net.client().clone(),
-                net.base(c).to_owned(),
-            );
+            let (calls, next) = (calls.clone(), next.clone());
+            let mut connection = Connection::new(net.base(c));
             tokio::spawn(async move {
                 let mut tally = Tally::new(nodes);
                 while Instant::now() < deadline {
                     let Some(call) = calls.get(next.fetch_add(1, Ordering::Relaxed)) else {
                         break;
                     };
-                    send(&http, c % nodes, &base, call, &mut tally).await;
+                    let started = Instant::now();
+                    let answer = connection
+                        .post(call.action, &call.authorization, &call.body)
+                        .await;
+                    tally.latencies.push(started.elapsed().as_micros() as u64);
+                    tally.answer(c % nodes, answer.map_err(|e| e.to_string()));
                 }
                 tally
             })

@@ -20,6 +20,7 @@ mod process;
 mod report;
 mod sdk;
 mod store;
+mod wire;
 
 pub use error::BenchError;
 pub use report::Report;
