@@ -4,18 +4,95 @@ use prometheus::{Histogram, HistogramOpts, HistogramVec, IntCounterVec, Opts, Re
 
 /// Installs the global tracing subscriber: `RUST_LOG`-style filtering (default `info`), JSON
 /// lines when `ONDC_LOG_FORMAT=json` (not `ONDC_GW_*`: that prefix is reserved for settings, where
-/// an unknown key stops start-up). Safe to call more than once.
+/// an unknown key stops start-up), written to stdout through [`LogBuffer`]. Safe to call more
+/// than once.
 pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let buffer = LogBuffer::global();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false);
+        .with_target(false)
+        .with_writer(move || LogWriter(buffer));
     let _ = if std::env::var("ONDC_LOG_FORMAT").is_ok_and(|v| v == "json") {
         builder.json().try_init()
     } else {
         builder.try_init()
     };
+}
+
+/// Writes out the log lines not yet written; `serve` calls it on the way out.
+pub fn flush_logs() {
+    LogBuffer::global().drain();
+}
+
+/// Log lines on their way to stdout. A thread that logs appends its line here; a thread of its
+/// own writes what has gathered about every [`LogBuffer::EVERY`], so a line costs the worker a
+/// copy rather than a system call (one `write` per line was one per request under load). A line
+/// waits at most that long; past [`LogBuffer::MAX`] bytes the logging thread writes them itself,
+/// so nothing is dropped. A SIGKILL loses at most the last interval's lines, never a stored
+/// message: the audit is in the store.
+pub struct LogBuffer {
+    lines: std::sync::Mutex<Vec<u8>>,
+}
+
+impl LogBuffer {
+    const EVERY: std::time::Duration = std::time::Duration::from_millis(20);
+    const MAX: usize = 4 << 20;
+
+    /// The process's buffer, with its writer thread started on first use.
+    fn global() -> &'static Self {
+        static BUFFER: std::sync::OnceLock<LogBuffer> = std::sync::OnceLock::new();
+        BUFFER.get_or_init(|| {
+            let _ = std::thread::Builder::new().name("log-writer".into()).spawn(|| {
+                loop {
+                    std::thread::sleep(Self::EVERY);
+                    Self::global().drain();
+                }
+            });
+            Self {
+                lines: std::sync::Mutex::new(Vec::with_capacity(64 << 10)),
+            }
+        })
+    }
+
+    fn lines(&self) -> std::sync::MutexGuard<'_, Vec<u8>> {
+        // A panic while holding it can only have left whole or partial lines: still writable.
+        self.lines
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn drain(&self) {
+        let taken = std::mem::take(&mut *self.lines());
+        if !taken.is_empty() {
+            use std::io::Write as _;
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(&taken);
+            let _ = out.flush();
+        }
+    }
+}
+
+/// What the subscriber writes each formatted line through.
+struct LogWriter(&'static LogBuffer);
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, line: &[u8]) -> std::io::Result<usize> {
+        let full = {
+            let mut lines = self.0.lines();
+            lines.extend_from_slice(line);
+            lines.len() >= LogBuffer::MAX
+        };
+        if full {
+            self.0.drain();
+        }
+        Ok(line.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// The gateway's metrics, in a registry of their own (so tests can run several gateways).

@@ -21,6 +21,7 @@ pub fn serve(args: ServeArgs) -> ExitCode {
     let settings = match Settings::load(&args.config) {
         Ok(s) => s,
         Err(e) => {
+            crate::telemetry::flush_logs();
             eprintln!("error: {e}");
             return ExitCode::from(super::EXIT_USAGE);
         }
@@ -38,6 +39,7 @@ pub fn serve(args: ServeArgs) -> ExitCode {
         );
         app.run_until_stopped().await.map_err(|e| e.to_string())
     });
+    crate::telemetry::flush_logs();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
