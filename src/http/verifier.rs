@@ -52,10 +52,11 @@ impl<F: Fn(usize)> Drop for Leader<F> {
     fn drop(&mut self) {
         let members = std::mem::take(&mut *lock(&self.batch));
         (self.sizes)(members.len());
-        let claims: Vec<Claim> = members.iter().map(|m| m.claim.clone()).collect();
-        for (member, holds) in members.into_iter().zip(verify_all(&claims)) {
+        let (claims, answers): (Vec<Claim>, Vec<_>) =
+            members.into_iter().map(|m| (m.claim, m.answer)).unzip();
+        for (answer, holds) in answers.into_iter().zip(verify_all(&claims)) {
             // A member whose request went away does not need its answer.
-            let _ = member.answer.send(holds);
+            let _ = answer.send(holds);
         }
     }
 }

@@ -26,8 +26,6 @@ pub enum DurableError {
 struct Progress {
     /// Every ticket up to this one is durable.
     durable: u64,
-    /// Every ticket up to this one is durable and finished with (`then` has run for it).
-    settled: u64,
     /// Every ticket up to this one (and above `durable`) belongs to a failed flush.
     failed: u64,
     /// Why the latest failed flush failed.
@@ -47,6 +45,9 @@ pub struct GroupCommit {
     tickets: Mutex<Tickets>,
     wake: Condvar,
     progress: watch::Sender<Progress>,
+    /// Every ticket up to this one is durable and finished with (`then` has run for it). Apart
+    /// from `progress`, so that writers waiting for the next flush are not woken for it.
+    settled: watch::Sender<u64>,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
@@ -71,6 +72,7 @@ impl GroupCommit {
             tickets: Mutex::new(Tickets::default()),
             wake: Condvar::new(),
             progress: watch::Sender::new(Progress::default()),
+            settled: watch::Sender::new(0),
             thread: Mutex::new(None),
         });
         let weak = Arc::downgrade(&this);
@@ -136,9 +138,11 @@ impl GroupCommit {
     /// Waits until every write made durable before this call is also finished with (`then`
     /// has run for its flush): for readers that look past what the flush left in memory.
     pub async fn settled(&self) -> Result<(), DurableError> {
-        let mut rx = self.progress.subscribe();
-        let target = rx.borrow().durable;
-        rx.wait_for(|p| p.settled >= target || p.failed >= target)
+        // A failed flush never advances `durable`, so `then` has run or is running for `target`.
+        let target = self.progress.borrow().durable;
+        self.settled
+            .subscribe()
+            .wait_for(|settled| *settled >= target)
             .await
             .map_err(|_| DurableError::FlusherGone)?;
         Ok(())
@@ -183,8 +187,8 @@ where
         done = target;
         if let Some(rest) = rest {
             then(rest);
+            gc.settled.send_replace(target);
         }
-        gc.progress.send_modify(|p| p.settled = p.settled.max(target));
     }
 }
 

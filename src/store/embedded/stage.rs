@@ -123,8 +123,8 @@ impl Stage {
 
     /// Puts a written group into sled, without waiting for sled to make it durable: the
     /// segment already holds it, and a restart replays every batch after the last checkpoint
-    /// ([`super::SledStore::checkpoint`]). If sled refuses it, the store takes no more changes: what was answered
-    /// is in the segment, and a restart recovers it.
+    /// (`super::wal`). If sled refuses it, the store takes no more changes: what was answered is
+    /// in the segment, and a restart recovers it.
     pub fn apply(&self, written: Written) -> Result<usize, StoreError> {
         let Some(at) = written.at else {
             return Ok(0);

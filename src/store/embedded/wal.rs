@@ -107,6 +107,10 @@ pub fn replay(
 /// Whether segment `id` holds a batch record after `checkpoint`, which a restart would replay
 /// (so the segment must be kept whatever its age).
 pub fn needed(checkpoint: Option<Loc>, segments: &Segments, id: u64) -> Result<bool, StoreError> {
+    // A segment before the checkpoint's holds nothing after it, and is not read.
+    if checkpoint.is_some_and(|c| id < c.segment) {
+        return Ok(false);
+    }
     Ok(segments
         .batches(id)?
         .iter()
@@ -196,17 +200,30 @@ mod tests {
                 }
             }
         }
-        let before = stage.applied();
-        let written = stage.write().unwrap();
-        // Applied to a throwaway view only through the overlay: sled never sees it.
-        drop(written);
-        assert_eq!(stage.applied(), before);
+        // Written and never applied: sled never sees it, as after a crash right after the ACK.
+        drop(stage.write().unwrap());
         // The group's batch record is the last frame written; find it through the segments.
         let segs = stage.segments();
         let mut ids = segs.ids().unwrap();
         ids.sort_unstable();
         let last = *ids.last().unwrap();
         segs.batches(last).unwrap().last().unwrap().0
+    }
+
+    /// A stage over the store in `dir` and its segments, as a start would make it.
+    fn staged(dir: &std::path::Path) -> (Parts, Stage) {
+        let p = open(dir);
+        let (segs, tail) = Segments::open(&dir.join("audit"), 1 << 20).unwrap();
+        let stage = Stage::new(p.tree.clone(), segs, tail);
+        (p, stage)
+    }
+
+    /// Opens the store in `dir` again and replays its log.
+    fn restart(dir: &std::path::Path) -> (Parts, Result<usize, StoreError>) {
+        let p = open(dir);
+        let (segs, tail) = Segments::open(&dir.join("audit"), 1 << 20).unwrap();
+        let replayed = replay(&p.db, &p.tree, &p.log, &segs, tail.id());
+        (p, replayed)
     }
 
     fn value(tree: &sled::Tree, k: &str) -> Option<String> {
@@ -218,19 +235,15 @@ mod tests {
     #[test]
     fn groups_answered_but_never_applied_are_replayed_in_order_once() {
         let dir = tempfile::tempdir().unwrap();
-        let seg_dir = dir.path().join("audit");
         {
-            let p = open(dir.path());
-            let (segs, tail) = Segments::open(&seg_dir, 1 << 20).unwrap();
-            let stage = Stage::new(p.tree.clone(), segs, tail);
+            let (p, stage) = staged(dir.path());
             write_group(&stage, &[("a", Some("1")), ("b", Some("1"))]);
             write_group(&stage, &[("a", Some("2")), ("b", None), ("c", Some("3"))]);
             assert_eq!(value(&p.tree, "a"), None, "sled has none of it");
             // A crash: nothing of the groups reached sled.
         }
-        let p = open(dir.path());
-        let (segs, tail) = Segments::open(&seg_dir, 1 << 20).unwrap();
-        assert_eq!(replay(&p.db, &p.tree, &p.log, &segs, tail.id()).unwrap(), 2);
+        let (p, replayed) = restart(dir.path());
+        assert_eq!(replayed.unwrap(), 2);
         assert_eq!(value(&p.tree, "a").as_deref(), Some("2"), "the later group wins");
         assert_eq!(value(&p.tree, "b"), None, "a removal is replayed too");
         assert_eq!(value(&p.tree, "c").as_deref(), Some("3"));
@@ -238,28 +251,24 @@ mod tests {
             .unwrap()
             .expect("a checkpoint after the replay");
         assert_eq!(cp.segment, 1);
+        drop(p);
         // Replayed once: the next start finds nothing after the checkpoint.
-        let (segs, tail) = Segments::open(&seg_dir, 1 << 20).unwrap();
-        assert_eq!(replay(&p.db, &p.tree, &p.log, &segs, tail.id()).unwrap(), 0);
+        assert_eq!(restart(dir.path()).1.unwrap(), 0);
     }
 
     #[test]
     fn only_groups_after_the_checkpoint_are_replayed() {
         let dir = tempfile::tempdir().unwrap();
-        let seg_dir = dir.path().join("audit");
         {
-            let p = open(dir.path());
-            let (segs, tail) = Segments::open(&seg_dir, 1 << 20).unwrap();
-            let stage = Stage::new(p.tree.clone(), segs, tail);
+            let (p, stage) = staged(dir.path());
             let first = write_group(&stage, &[("k", Some("old"))]);
             // The checkpoint says sled holds everything up to the first group, though it does
             // not: the replay must trust it and start after it.
             record(&p.db, &p.tree, &p.log, first).unwrap();
             write_group(&stage, &[("k2", Some("new"))]);
         }
-        let p = open(dir.path());
-        let (segs, tail) = Segments::open(&seg_dir, 1 << 20).unwrap();
-        assert_eq!(replay(&p.db, &p.tree, &p.log, &segs, tail.id()).unwrap(), 1);
+        let (p, replayed) = restart(dir.path());
+        assert_eq!(replayed.unwrap(), 1);
         assert_eq!(value(&p.tree, "k"), None);
         assert_eq!(value(&p.tree, "k2").as_deref(), Some("new"));
     }
@@ -267,45 +276,33 @@ mod tests {
     #[test]
     fn a_torn_last_batch_is_ignored_and_a_corrupt_earlier_one_stops_the_start() {
         use std::os::unix::fs::FileExt as _;
+        /// Two groups written, then 6 bytes inside the contents of the first or the second
+        /// batch overwritten (its frame stays whole, as a torn write leaves it).
+        fn damaged(dir: &std::path::Path, second: bool) {
+            let (first_at, second_at) = {
+                let (_p, stage) = staged(dir);
+                let first = write_group(&stage, &[("x", Some("1"))]);
+                (first, write_group(&stage, &[("y", Some("2"))]))
+            };
+            let at = if second { second_at } else { first_at };
+            let segment = dir.join("audit").join(format!("audit-{:016x}.seg", at.segment));
+            let file = std::fs::OpenOptions::new().write(true).open(&segment).unwrap();
+            file.write_all_at(&[0xff; 6], at.offset + 12 + 6).unwrap();
+        }
+
+        // The last batch half written: a crash during its write, before it was answered.
         let dir = tempfile::tempdir().unwrap();
-        let seg_dir = dir.path().join("audit");
-        let (_, second) = {
-            let p = open(dir.path());
-            let (segs, tail) = Segments::open(&seg_dir, 1 << 20).unwrap();
-            let stage = Stage::new(p.tree.clone(), segs, tail);
-            let first = write_group(&stage, &[("x", Some("1"))]);
-            let second = write_group(&stage, &[("y", Some("2"))]);
-            (first, second)
-        };
-        let segment = seg_dir.join(format!("audit-{:016x}.seg", second.segment));
-        let file = std::fs::OpenOptions::new().write(true).open(&segment).unwrap();
-        // The last batch's bytes half written: its frame is whole, its contents are not.
-        file.write_all_at(&[0xff; 6], second.offset + 12 + 6).unwrap();
-        let p = open(dir.path());
-        let (segs, tail) = Segments::open(&seg_dir, 1 << 20).unwrap();
-        assert_eq!(replay(&p.db, &p.tree, &p.log, &segs, tail.id()).unwrap(), 1);
+        damaged(dir.path(), true);
+        let (p, replayed) = restart(dir.path());
+        assert_eq!(replayed.unwrap(), 1);
         assert_eq!(value(&p.tree, "x").as_deref(), Some("1"));
         assert_eq!(value(&p.tree, "y"), None, "the torn group was never answered");
         drop(p);
 
         // The same damage to a batch that has others after it is corruption, not a crash.
         let dir = tempfile::tempdir().unwrap();
-        let seg_dir = dir.path().join("audit");
-        let first = {
-            let p = open(dir.path());
-            let (segs, tail) = Segments::open(&seg_dir, 1 << 20).unwrap();
-            let stage = Stage::new(p.tree.clone(), segs, tail);
-            let at = write_group(&stage, &[("x", Some("1"))]);
-            write_group(&stage, &[("y", Some("2"))]);
-            at
-        };
-        assert_eq!(first.segment, 1);
-        let segment = seg_dir.join(format!("audit-{:016x}.seg", first.segment));
-        let file = std::fs::OpenOptions::new().write(true).open(&segment).unwrap();
-        file.write_all_at(&[0xff; 6], first.offset + 12 + 6).unwrap();
-        let p = open(dir.path());
-        let (segs, tail) = Segments::open(&seg_dir, 1 << 20).unwrap();
-        let e = replay(&p.db, &p.tree, &p.log, &segs, tail.id()).unwrap_err();
+        damaged(dir.path(), false);
+        let e = restart(dir.path()).1.unwrap_err();
         assert!(e.to_string().contains("checksum"), "{e}");
     }
 }
